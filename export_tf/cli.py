@@ -1,0 +1,74 @@
+"""`python -m export_tf MODEL -o BUNDLE`: write a bundle for import_caffe."""
+import argparse
+import os
+import sys
+
+from shared.errors import Tf2CaffeError, UsageError
+
+
+def _shape(text):
+    try:
+        dims = [int(d) for d in text.split(",") if d.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected comma-separated integers such as 224,224,3")
+    if not dims or any(d < 1 for d in dims):
+        raise argparse.ArgumentTypeError("expected positive dimensions such as 224,224,3")
+    return dims
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m export_tf",
+                                description="Export a Keras model (.keras or full-model .h5) to a "
+                                            "tf2caffe bundle (.npz or .h5) for import_caffe.")
+    p.add_argument("model", help="the model file")
+    p.add_argument("-o", "--output", required=True, help="the bundle to write (.npz or .h5)")
+    p.add_argument("--batch", type=int, default=2, help="reference inputs to generate (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated reference inputs")
+    p.add_argument("--input-shape", type=_shape, help="H,W,C for models with unknown input dimensions")
+    p.add_argument("--reference-inputs", help=".npy (one input) or .npz (by input name) of inputs to "
+                                              "use instead of random ones")
+    p.add_argument("--no-activations", action="store_true",
+                   help="do not store every layer's TF output (smaller bundle, outputs-only report)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    return p
+
+
+def _load_reference(path):
+    import numpy as np
+    if not os.path.isfile(path):
+        raise UsageError("%s: no such file" % path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise UsageError("%s: not a readable .npy/.npz file (%s)" % (path, exc))
+    if hasattr(data, "files"):
+        return dict((k, data[k]) for k in data.files)
+    return {0: data}
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        if args.batch < 1:
+            raise UsageError("--batch must be at least 1")
+        out_dir = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(out_dir):
+            raise UsageError("%s: the folder %s does not exist" % (args.output, out_dir))
+        provided = _load_reference(args.reference_inputs) if args.reference_inputs else None
+        from .exporter import export
+        log = (lambda msg: None) if args.quiet else (lambda msg: print("export_tf: " + msg, file=sys.stderr))
+        manifest = export(args.model, args.output, batch=args.batch, seed=args.seed,
+                          input_shape=args.input_shape, reference_inputs=provided,
+                          activations=not args.no_activations, log=log)
+    except Tf2CaffeError as exc:
+        print("export_tf: error: %s" % exc, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("export_tf: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    from shared.bundle import summary
+    if not args.quiet:
+        print(summary(manifest))
+    print("wrote %s" % args.output)
+    return 0

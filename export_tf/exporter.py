@@ -1,0 +1,133 @@
+"""The export orchestrator: model file -> graph -> reference run -> handlers -> validated bundle."""
+import re
+
+import numpy as np
+
+from shared.bundle import read_bundle, write_bundle
+from shared.errors import UnsupportedError
+from shared.unsupported import format_unsupported
+
+from . import __version__
+from .graph import flatten_model
+from .loader import load_model
+from .reference import check_against_model, evaluate, make_inputs
+from .registry import LayerView, Unsupported, handler_for, supported_classes
+
+INPUT_CLASSES = ("InputLayer",)
+_KEY_RE = re.compile(r"[^A-Za-z0-9_.:+\-/]")
+
+
+def _array_key(prefix, name, taken):
+    base = "%s/%s" % (prefix, _KEY_RE.sub("_", name).strip("/") or "x")
+    base = re.sub(r"/+", "/", base)
+    key, k = base, 0
+    while key in taken:
+        k += 1
+        key = "%s_%d" % (base, k)
+    taken.add(key)
+    return key
+
+
+def _weights(layer):
+    out = {}
+    for var in layer.weights:
+        role = var.name.split("/")[-1].split(":")[0]
+        out[role] = np.asarray(var.numpy() if hasattr(var, "numpy") else var, dtype=np.float32)
+    return out
+
+
+def _versions():
+    import keras
+    import tensorflow as tf
+    return tf.__version__, keras.__version__
+
+
+def build_manifest(model, graph, source, inputs, values, activations=True):
+    """Run every handler; return (manifest without the arrays table, arrays). Collects unsupported."""
+    unsupported = []
+    arrays = {}
+    taken = set()
+    nodes = []
+    tensors = {}
+    for name, tid, _ in graph.inputs:
+        tensors[tid] = {"shape": list(values[tid].shape[1:]), "dtype": "float32"}
+    for gnode in graph.nodes:
+        for tid in gnode.outputs:
+            tensors[tid] = {"shape": list(values[tid].shape[1:]), "dtype": "float32"}
+        kind = gnode.class_name
+        shapes_in = [tuple(values[t].shape[1:]) for t in gnode.inputs]
+        shapes_out = [tuple(values[t].shape[1:]) for t in gnode.outputs]
+        bad_rank = [s for s in shapes_in + shapes_out if len(s) not in (1, 3)]
+        handler = handler_for(kind)
+        if handler is None:
+            unsupported.append((kind, gnode.name, ""))
+            continue
+        if bad_rank:
+            unsupported.append((kind, gnode.name, "tensor of shape %r: only (C,) and (H, W, C) tensors "
+                                "are supported" % (bad_rank[0],)))
+            continue
+        config = gnode.layer.get_config() if hasattr(gnode.layer, "get_config") else {}
+        view = LayerView(gnode.name, kind, config, _weights(gnode.layer), shapes_in, shapes_out)
+        try:
+            result = handler(view)
+        except Unsupported as exc:
+            unsupported.append((kind, gnode.name, str(exc)))
+            continue
+        keys = {}
+        for role, value in result.arrays.items():
+            key = _array_key("w", "%s/%s" % (gnode.name, role), taken)
+            arrays[key] = value
+            keys[role] = key
+        nodes.append({"name": gnode.name, "op": result.op, "source_type": kind, "inputs": list(gnode.inputs),
+                      "outputs": list(gnode.outputs), "attrs": result.attrs, "arrays": keys})
+    if unsupported:
+        raise UnsupportedError(format_unsupported(source["path"], unsupported, supported_classes()))
+
+    batch = next(iter(inputs.values())).shape[0]
+    reference = {"batch": int(batch), "inputs": {}, "outputs": {}, "activations": {}}
+    for name, tid, _ in graph.inputs:
+        reference["inputs"][tid] = _array_key("ref/in", tid, taken)
+        arrays[reference["inputs"][tid]] = values[tid]
+    output_ids = set(tid for _, tid in graph.outputs)
+    for name, tid in graph.outputs:
+        reference["outputs"][tid] = _array_key("ref/out", tid, taken)
+        arrays[reference["outputs"][tid]] = values[tid]
+    if activations:
+        for node in nodes:
+            for tid in node["outputs"]:
+                if tid not in output_ids:
+                    reference["activations"][tid] = _array_key("ref/act", tid, taken)
+                    arrays[reference["activations"][tid]] = values[tid]
+    tf_version, keras_version = _versions()
+    manifest = {
+        "producer": {"name": "tf2caffe.export_tf", "version": __version__, "tensorflow": tf_version,
+                     "keras": keras_version},
+        "source": source,
+        "model_name": graph.name,
+        "inputs": [{"name": name, "tensor": tid, "shape": tensors[tid]["shape"], "dtype": "float32"}
+                   for name, tid, _ in graph.inputs],
+        "outputs": [{"name": name, "tensor": tid, "shape": tensors[tid]["shape"], "dtype": "float32"}
+                    for name, tid in graph.outputs],
+        "tensors": tensors,
+        "nodes": nodes,
+        "reference": reference,
+    }
+    return manifest, arrays
+
+
+def export(model_path, bundle_path, batch=2, seed=0, input_shape=None, reference_inputs=None,
+           activations=True, log=None):
+    """Export a model file to a bundle. Returns the written manifest."""
+    log = log or (lambda msg: None)
+    log("loading %s" % model_path)
+    model, source = load_model(model_path)
+    graph = flatten_model(model)
+    inputs = make_inputs(graph, batch, seed, input_shape, reference_inputs)
+    log("running %d layers in TensorFlow on %d reference input(s)" % (len(graph.nodes),
+                                                                      next(iter(inputs.values())).shape[0]))
+    values = evaluate(graph, inputs)
+    check_against_model(model, graph, inputs, values)
+    manifest, arrays = build_manifest(model, graph, source, inputs, values, activations)
+    log("writing %s" % bundle_path)
+    write_bundle(bundle_path, manifest, arrays)
+    return read_bundle(bundle_path).manifest    # the exporter checks what it wrote

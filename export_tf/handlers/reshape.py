@@ -1,0 +1,29 @@
+"""Shape changes: Flatten, Reshape, ZeroPadding2D."""
+from ..registry import Node, Unsupported, register
+from .common import channels_last, spatial_input
+
+
+@register("Flatten")
+def flatten(view):
+    channels_last(view)
+    return Node("flatten", {})
+
+
+@register("Reshape")
+def reshape(view):
+    return Node("reshape", {"target_shape": [int(d) for d in view.output_shape]})
+
+
+@register("ZeroPadding2D")
+def zero_padding2d(view):
+    channels_last(view)
+    spatial_input(view)
+    pad = view.config.get("padding", 1)
+    if isinstance(pad, int):
+        pads = [pad, pad, pad, pad]
+    else:
+        (top, bottom), (left, right) = [(p, p) if isinstance(p, int) else tuple(p) for p in pad]
+        pads = [top, bottom, left, right]
+    if any(p < 0 for p in pads):
+        raise Unsupported("negative padding %r" % (pads,))
+    return Node("pad2d", {"pads": [int(p) for p in pads]})

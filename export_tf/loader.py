@@ -1,0 +1,77 @@
+"""Load a Keras model file: `.keras` (Keras 3) or a legacy full-model `.h5` (Keras 2 or 3)."""
+import hashlib
+import os
+
+from shared.errors import ModelLoadError, UsageError
+
+KERAS_SUFFIXES = (".keras",)
+H5_SUFFIXES = (".h5", ".hdf5")
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return "%s: %s" % (type(exc).__name__, text[0] if text else "")
+
+
+def load_model(path):
+    """Return (model, source info). Raises UsageError / ModelLoadError with a one-line message."""
+    if not os.path.exists(path):
+        raise UsageError("%s: no such file" % path)
+    if os.path.isdir(path):
+        raise UsageError("%s: is a directory; expected a .keras or .h5 model file" % path)
+    if not os.access(path, os.R_OK):
+        raise UsageError("%s: cannot be read (permission denied)" % path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in KERAS_SUFFIXES:
+        model, fmt = _load_keras3(path), "keras"
+    elif suffix in H5_SUFFIXES:
+        model, fmt = _load_h5(path)
+    else:
+        raise UsageError("%s: unknown model format %r; expected a .keras file or a full-model .h5 file"
+                         % (path, suffix))
+    info = {"path": os.path.basename(path), "sha256": file_sha256(path), "format": fmt}
+    return model, info
+
+
+def _load_keras3(path):
+    import keras
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:
+        raise ModelLoadError("%s: Keras could not load the model (%s)" % (path, _first_line(exc)))
+
+
+def _load_h5(path):
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            has_config = "model_config" in f.attrs
+    except Exception as exc:
+        raise ModelLoadError("%s: not a readable HDF5 file (%s)" % (path, _first_line(exc)))
+    if not has_config:
+        raise ModelLoadError("%s: holds weights only (no model_config); save the whole model "
+                             "(model.save) and convert that file" % path)
+    import keras
+    try:
+        return keras.models.load_model(path, compile=False), "h5"
+    except Exception as exc3:
+        keras3_error = _first_line(exc3)
+    # Keras 3 refuses some files that Keras 2 wrote; Keras 2 itself (tf_keras) reads them.
+    try:
+        import tf_keras
+    except ImportError:
+        raise ModelLoadError("%s: Keras 3 could not load this legacy file (%s) and tf_keras is not "
+                             "installed" % (path, keras3_error))
+    try:
+        return tf_keras.models.load_model(path, compile=False), "h5-keras2"
+    except Exception as exc2:
+        raise ModelLoadError("%s: neither Keras 3 (%s) nor Keras 2 (%s) could load the model"
+                             % (path, keras3_error, _first_line(exc2)))

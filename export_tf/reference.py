@@ -1,0 +1,85 @@
+"""Run the flattened graph node by node in TensorFlow to get every tensor's value.
+
+This gives the per-layer reference activations and the concrete shape of every tensor, and it
+checks the flattening itself: the final values must equal the model's own outputs.
+"""
+import numpy as np
+
+from shared.errors import ModelLoadError, UsageError
+
+
+def _map_structure(layer, func, structure):
+    if type(layer).__module__.startswith("tf_keras"):
+        import tensorflow as tf
+        return tf.nest.map_structure(func, structure)
+    import keras
+    return keras.tree.map_structure(func, structure)
+
+
+def make_inputs(graph, batch, seed, input_shape=None, provided=None):
+    """Reference inputs by input name: the user's, or seeded standard-normal values."""
+    rng = np.random.default_rng(seed)
+    inputs = {}
+    for index, (name, _, sym) in enumerate(graph.inputs):
+        shape = list(sym.shape[1:])
+        if input_shape is not None and len(graph.inputs) == 1:
+            if len(input_shape) != len(shape):
+                raise UsageError("--input-shape %s has rank %d; input %r has rank %d"
+                                 % (",".join(map(str, input_shape)), len(input_shape), name, len(shape)))
+            shape = list(input_shape)
+        if provided is not None:
+            key = name if name in provided else (index if index in provided else None)
+            if key is None:
+                raise UsageError("reference inputs have no array for input %r" % name)
+            value = np.asarray(provided[key], dtype=np.float32)
+            if any(d is not None and d != v for d, v in zip(shape, value.shape[1:])) or \
+                    value.ndim != len(shape) + 1:
+                raise UsageError("reference input for %r has shape %r, expected (N, %s)"
+                                 % (name, value.shape, ", ".join(str(d) for d in shape)))
+            inputs[name] = value
+            continue
+        if any(d is None for d in shape):
+            raise UsageError("input %r has unknown dimensions %r; give them with --input-shape H,W,C"
+                             % (name, tuple(shape)))
+        inputs[name] = rng.standard_normal([batch] + shape).astype(np.float32)
+    return inputs
+
+
+def evaluate(graph, inputs):
+    """Return {tensor id: numpy value} for every tensor of the graph."""
+    values = dict((tid, inputs[name]) for name, tid, _ in graph.inputs)
+    for node in graph.nodes:
+        def fill(x, node=node):
+            key = node.input_keys.get(id(x))
+            return values[key] if key is not None else x
+        args = _map_structure(node.layer, fill, list(node.call_args))
+        kwargs = _map_structure(node.layer, fill, dict(node.call_kwargs))
+        kwargs.pop("training", None)
+        try:
+            out = node.layer(*args, training=False, **kwargs)
+        except TypeError:
+            out = node.layer(*args, **kwargs)
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        if len(outs) != len(node.outputs):
+            raise ModelLoadError("layer %r returned %d outputs, expected %d"
+                                 % (node.name, len(outs), len(node.outputs)))
+        for tid, value in zip(node.outputs, outs):
+            values[tid] = np.asarray(value, dtype=np.float32)
+    return values
+
+
+def check_against_model(model, graph, inputs, values):
+    """The node-by-node evaluation must reproduce the model's own outputs (guards the flattening)."""
+    feed = [inputs[name] for name, _, _ in graph.inputs]
+    out = model(feed if len(feed) > 1 else feed[0], training=False)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    if isinstance(out, dict):
+        outs = list(out.values())
+    for (name, tid), expected in zip(graph.outputs, outs):
+        expected = np.asarray(expected, dtype=np.float32)
+        got = values[tid]
+        scale = max(float(np.abs(expected).max()), 1e-30)
+        if got.shape != expected.shape or float(np.abs(got - expected).max()) > 1e-5 * scale:
+            raise ModelLoadError("internal check failed: the flattened graph does not reproduce the "
+                                 "model's output %r; please report this model" % name)
+        values[tid] = expected

@@ -1,0 +1,304 @@
+"""Reading and writing bundles: one self-contained file of named float32 arrays plus a JSON manifest.
+
+Two containers with the same content:
+
+* ``.npz`` — a zip archive (stored, uncompressed) with ``manifest.json`` and one ``<array key>.npy``
+  member per array, so ``numpy.load(bundle)["conv1/kernel"]`` works for a curious human.
+* ``.h5`` — an HDF5 file with a ``manifest.json`` byte dataset and ``arrays/<array key>`` datasets.
+
+Bundles are untrusted input. Reading never unpickles (object arrays are refused from their header,
+before any data is read), refuses members the manifest does not declare, checks every array's header
+against the declared dtype and shape before allocating, verifies each sha256 and refuses NaN/Inf.
+Writing goes to a temporary file in the target folder that is renamed into place only when complete.
+"""
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .errors import BundleError
+from .schema import FORMAT_NAME, FORMAT_VERSION, validate_manifest
+
+MANIFEST_MEMBER = "manifest.json"
+MAX_MANIFEST_BYTES = 256 << 20
+NPZ_MAGIC = b"PK\x03\x04"
+H5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_F32 = np.dtype("<f4")
+
+
+class Bundle(object):
+    """A loaded bundle: the validated manifest and the arrays by key (TF layout, float32)."""
+
+    def __init__(self, path, manifest, arrays):
+        self.path = path
+        self.manifest = manifest
+        self.arrays = arrays
+
+    def node_arrays(self, node):
+        return dict((role, self.arrays[key]) for role, key in node["arrays"].items())
+
+    def reference(self, part):
+        ref = self.manifest["reference"][part]
+        return dict((tensor, self.arrays[key]) for tensor, key in ref.items())
+
+
+def sha256_of(array):
+    data = np.ascontiguousarray(array)
+    return hashlib.sha256(memoryview(data).cast("B")).hexdigest()
+
+
+def container_of(path):
+    ext = os.path.splitext(str(path))[1].lower()
+    if ext == ".npz":
+        return "npz"
+    if ext in (".h5", ".hdf5"):
+        return "h5"
+    raise BundleError("%s: a bundle file name must end in .npz or .h5" % path)
+
+
+# ----------------------------------------------------------------------------------------- writing
+
+def write_bundle(path, manifest, arrays):
+    """Fill manifest['arrays'] (shapes, dtypes, checksums), validate, and write atomically."""
+    path = str(path)
+    kind = container_of(path)
+    prepared = {}
+    table = {}
+    for key, value in arrays.items():
+        arr = np.ascontiguousarray(value, dtype=_F32)
+        prepared[key] = arr
+        table[key] = {"shape": list(arr.shape), "dtype": "float32", "sha256": sha256_of(arr)}
+    manifest = dict(manifest)
+    manifest["format"] = FORMAT_NAME
+    manifest["format_version"] = FORMAT_VERSION
+    manifest["arrays"] = table
+    validate_manifest(manifest)
+    for key, arr in prepared.items():
+        if not np.isfinite(arr).all():
+            raise BundleError("array %r holds NaN or Inf values; refusing to write it" % key)
+    text = json.dumps(manifest, indent=1, sort_keys=False).encode("utf-8")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise BundleError("%s: the folder %s does not exist" % (path, folder))
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".partial", dir=folder)
+    os.close(fd)
+    try:
+        if kind == "npz":
+            _write_npz(tmp, text, prepared)
+        else:
+            _write_h5(tmp, text, prepared)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return manifest
+
+
+def _write_npz(tmp, text, arrays):
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        zf.writestr(MANIFEST_MEMBER, text)
+        for key, arr in arrays.items():
+            with zf.open(key + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, arr, allow_pickle=False)
+
+
+def _write_h5(tmp, text, arrays):
+    import h5py
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset(MANIFEST_MEMBER, data=np.frombuffer(text, dtype=np.uint8))
+        group = f.create_group("arrays")
+        for key, arr in arrays.items():
+            group.create_dataset(key, data=arr)
+
+
+# ----------------------------------------------------------------------------------------- reading
+
+def read_bundle(path, arrays=True):
+    """Read, validate and checksum a bundle. With arrays=False only the manifest is read."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise BundleError("%s: no such file" % path)
+    if os.path.isdir(path):
+        raise BundleError("%s: is a directory, expected a bundle file (.npz or .h5)" % path)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(8)
+    except OSError as exc:
+        raise BundleError("%s: cannot be read (%s)" % (path, exc.strerror or exc))
+    if not magic:
+        raise BundleError("%s: the file is empty" % path)
+    if magic.startswith(NPZ_MAGIC):
+        reader = _NpzReader
+    elif magic == H5_MAGIC:
+        reader = _H5Reader
+    else:
+        raise BundleError("%s: not a bundle (neither an .npz zip archive nor an HDF5 file)" % path)
+    try:
+        with reader(path) as src:
+            manifest = _parse_manifest(path, src.manifest_bytes())
+            loaded = {}
+            declared = manifest["arrays"]
+            extra = sorted(set(src.members()) - set(declared))
+            if extra:
+                raise BundleError("%s: contains %d undeclared member(s), first %r; refusing the bundle"
+                                  % (path, len(extra), extra[0]))
+            if arrays:
+                for key, spec in declared.items():
+                    loaded[key] = _checked(path, key, spec, src.read(key, spec))
+    except BundleError:
+        raise
+    except Exception as exc:  # zipfile/h5py/numpy failures on corrupt input
+        raise BundleError("%s: corrupt or truncated bundle (%s: %s)"
+                          % (path, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else ""))
+    return Bundle(path, manifest, loaded)
+
+
+def _parse_manifest(path, raw):
+    if raw is None:
+        raise BundleError("%s: has no %s member; not a tf2caffe bundle" % (path, MANIFEST_MEMBER))
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError("%s: the manifest is not valid JSON (%s)" % (path, exc))
+    try:
+        return validate_manifest(manifest)
+    except BundleError as exc:
+        raise BundleError("%s: %s" % (path, exc))
+
+
+def _checked(path, key, spec, arr):
+    if list(arr.shape) != spec["shape"]:
+        raise BundleError("%s: array %r has shape %r, the manifest declares %r"
+                          % (path, key, list(arr.shape), spec["shape"]))
+    if sha256_of(arr) != spec["sha256"]:
+        raise BundleError("%s: array %r fails its sha256 check (the file is corrupt or was modified)"
+                          % (path, key))
+    if not np.isfinite(arr).all():
+        raise BundleError("%s: array %r holds NaN or Inf values" % (path, key))
+    return arr
+
+
+class _NpzReader(object):
+    def __init__(self, path):
+        self.path = path
+        self.zf = zipfile.ZipFile(path, "r")
+        self.names = dict((info.filename, info) for info in self.zf.infolist())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zf.close()
+
+    def members(self):
+        return [n[:-4] for n in self.names if n != MANIFEST_MEMBER and n.endswith(".npy")] + \
+               [n for n in self.names if n != MANIFEST_MEMBER and not n.endswith(".npy")]
+
+    def manifest_bytes(self):
+        info = self.names.get(MANIFEST_MEMBER)
+        if info is None:
+            return None
+        if info.file_size > MAX_MANIFEST_BYTES:
+            raise BundleError("%s: manifest of %d bytes is too large" % (self.path, info.file_size))
+        return self.zf.read(info)
+
+    def read(self, key, spec):
+        info = self.names.get(key + ".npy")
+        if info is None:
+            raise BundleError("%s: array %r is declared in the manifest but missing" % (self.path, key))
+        with self.zf.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise BundleError("%s: array %r uses unsupported .npy version %r" % (self.path, key, version))
+            if dtype.hasobject or dtype != _F32:
+                raise BundleError("%s: array %r has dtype %s, expected float32 (object arrays are never "
+                                  "loaded)" % (self.path, key, dtype))
+            if list(shape) != spec["shape"] or fortran:
+                raise BundleError("%s: array %r has shape %r, the manifest declares %r"
+                                  % (self.path, key, list(shape), spec["shape"]))
+            nbytes = int(np.prod(shape, dtype=np.int64)) * 4
+            data = f.read(nbytes)
+            if len(data) != nbytes:
+                raise BundleError("%s: array %r is truncated" % (self.path, key))
+        return np.frombuffer(data, dtype=_F32).reshape(shape)
+
+
+class _H5Reader(object):
+    def __init__(self, path):
+        import h5py
+        self.path = path
+        self.f = h5py.File(path, "r")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def members(self):
+        names = []
+        arrays = self.f.get("arrays")
+
+        def visit(name, obj):
+            if not hasattr(obj, "keys"):
+                names.append(name)
+        if arrays is not None:
+            arrays.visititems(visit)
+        names.extend(k for k in self.f.keys() if k not in ("arrays", MANIFEST_MEMBER))
+        return names
+
+    def manifest_bytes(self):
+        ds = self.f.get(MANIFEST_MEMBER)
+        if ds is None:
+            return None
+        if ds.dtype != np.uint8 or ds.ndim != 1 or ds.shape[0] > MAX_MANIFEST_BYTES:
+            raise BundleError("%s: the manifest dataset must be a 1-D uint8 byte string" % self.path)
+        return ds[()].tobytes()
+
+    def read(self, key, spec):
+        ds = self.f.get("arrays/" + key)
+        if ds is None or hasattr(ds, "keys"):
+            raise BundleError("%s: array %r is declared in the manifest but missing" % (self.path, key))
+        if ds.dtype != _F32:
+            raise BundleError("%s: array %r has dtype %s, expected float32" % (self.path, key, ds.dtype))
+        if list(ds.shape) != spec["shape"]:
+            raise BundleError("%s: array %r has shape %r, the manifest declares %r"
+                              % (self.path, key, list(ds.shape), spec["shape"]))
+        out = np.empty(ds.shape, dtype=_F32)
+        if out.size:
+            ds.read_direct(out)
+        return out
+
+
+def summary(manifest):
+    """A short human-readable description of a bundle's manifest (for --inspect)."""
+    counts = {}
+    for node in manifest["nodes"]:
+        counts[node["source_type"]] = counts.get(node["source_type"], 0) + 1
+    params = sum(int(np.prod(manifest["arrays"][k]["shape"])) for n in manifest["nodes"]
+                 for k in n["arrays"].values())
+    ref = manifest["reference"]
+    lines = [
+        "model:      %s (from %s, %s)" % (manifest["model_name"], manifest["source"]["path"],
+                                          manifest["source"]["format"]),
+        "producer:   %s %s (TensorFlow %s, Keras %s)" % (
+            manifest["producer"]["name"], manifest["producer"]["version"],
+            manifest["producer"]["tensorflow"], manifest["producer"]["keras"]),
+        "inputs:     " + ", ".join("%s %s" % (i["name"], tuple(i["shape"])) for i in manifest["inputs"]),
+        "outputs:    " + ", ".join("%s %s" % (o["name"], tuple(o["shape"])) for o in manifest["outputs"]),
+        "layers:     %d (%s)" % (len(manifest["nodes"]), ", ".join(
+            "%s x%d" % (k, v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))),
+        "parameters: %d (%.1f MB float32)" % (params, params * 4 / 1e6),
+        "reference:  %d input(s), batch %d, %d per-layer activation(s)" % (
+            len(ref["inputs"]), ref["batch"], len(ref["activations"])),
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,229 @@
+"""The bundle manifest: its one definition and its one validator.
+
+The exporter calls ``validate_manifest`` before writing a bundle and the importer after reading one,
+so both sides agree on exactly one format. Everything is checked: types, names, shapes, the graph
+(topological order, no dangling or duplicate tensors) and the declared array sizes, before any array
+data is read. Messages name the field (``nodes[12].inputs[0]``), what was expected and what was found.
+
+Manifest, format version 1 (all shapes exclude the batch dimension; arrays are in TF layout)::
+
+    {
+      "format": "tf2caffe-bundle", "format_version": 1,
+      "producer": {"name": str, "version": str, "tensorflow": str, "keras": str},
+      "source": {"path": str, "sha256": str, "format": str},
+      "model_name": str,
+      "inputs":  [{"name": str, "tensor": str, "shape": [int], "dtype": "float32"}],
+      "outputs": [{"name": str, "tensor": str, "shape": [int], "dtype": "float32"}],
+      "tensors": {tensor: {"shape": [int], "dtype": "float32"}},
+      "nodes": [{"name": str, "op": str, "source_type": str, "inputs": [tensor],
+                 "outputs": [tensor], "attrs": {...}, "arrays": {role: array_key}}],
+      "arrays": {array_key: {"shape": [int], "dtype": str, "sha256": str}},
+      "reference": {"batch": int, "inputs": {tensor: array_key}, "outputs": {tensor: array_key},
+                    "activations": {tensor: array_key}}
+    }
+"""
+import re
+
+from .errors import BundleError
+
+FORMAT_NAME = "tf2caffe-bundle"
+FORMAT_VERSION = 1
+
+ALLOWED_DTYPES = ("float32",)
+MAX_NAME_LENGTH = 256
+MAX_RANK = 8
+MAX_ARRAY_ELEMENTS = 1 << 34          # 64 Gi elements: declared sizes beyond this are refused outright
+MAX_TOTAL_BYTES = 1 << 40             # 1 TiB in all
+MAX_NODES = 200000
+ARRAY_KEY_RE = re.compile(r"^[A-Za-z0-9_.:+\-]+(/[A-Za-z0-9_.:+\-]+)*$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+_TOP_FIELDS = {
+    "format": str, "format_version": int, "producer": dict, "source": dict, "model_name": str,
+    "inputs": list, "outputs": list, "tensors": dict, "nodes": list, "arrays": dict, "reference": dict,
+}
+
+
+def _fail(where, message):
+    raise BundleError("manifest field '%s': %s" % (where, message))
+
+
+def _type_name(value):
+    return "null" if value is None else type(value).__name__
+
+
+def _need(obj, key, kind, where):
+    if not isinstance(obj, dict):
+        _fail(where, "expected an object, found %s" % _type_name(obj))
+    if key not in obj:
+        _fail("%s.%s" % (where, key) if where else key, "missing")
+    value = obj[key]
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if not ok:
+        _fail("%s.%s" % (where, key) if where else key,
+              "expected %s, found %s" % (kind.__name__, _type_name(value)))
+    return value
+
+
+def check_name(value, where):
+    """A layer/tensor name: non-empty text without control characters, of bounded length."""
+    if not isinstance(value, str):
+        _fail(where, "expected a string, found %s" % _type_name(value))
+    if not value or len(value) > MAX_NAME_LENGTH:
+        _fail(where, "name must have 1 to %d characters, found %d" % (MAX_NAME_LENGTH, len(value)))
+    if _CONTROL_RE.search(value):
+        _fail(where, "name %r contains control characters" % value[:40])
+    return value
+
+
+def check_array_key(value, where):
+    check_name(value, where)
+    if not ARRAY_KEY_RE.match(value):
+        _fail(where, "array key %r may hold only letters, digits, '_.:+-' and '/' separators" % value[:40])
+    return value
+
+
+def check_shape(value, where, allow_empty=True):
+    if not isinstance(value, list):
+        _fail(where, "expected a list of dimensions, found %s" % _type_name(value))
+    if len(value) > MAX_RANK or (not value and not allow_empty):
+        _fail(where, "rank %d is outside 1..%d" % (len(value), MAX_RANK))
+    count = 1
+    for i, dim in enumerate(value):
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+            _fail("%s[%d]" % (where, i), "expected a positive integer dimension, found %r" % (dim,))
+        count *= dim
+        if count > MAX_ARRAY_ELEMENTS:
+            _fail(where, "declared shape %r is too large (over %d elements)" % (value, MAX_ARRAY_ELEMENTS))
+    return value
+
+
+def element_count(shape):
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
+def validate_manifest(manifest):
+    """Validate a manifest dict in full. Raises BundleError; returns the manifest unchanged."""
+    if not isinstance(manifest, dict):
+        raise BundleError("manifest: expected a JSON object, found %s" % _type_name(manifest))
+    fmt = manifest.get("format")
+    if fmt != FORMAT_NAME:
+        _fail("format", "expected %r, found %r" % (FORMAT_NAME, fmt))
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        _fail("format_version", "this importer reads version %d, found %r; convert with a matching "
+              "tf2caffe version" % (FORMAT_VERSION, version))
+    for key, kind in _TOP_FIELDS.items():
+        _need(manifest, key, kind, "")
+    for key in ("name", "version", "tensorflow", "keras"):
+        _need(manifest["producer"], key, str, "producer")
+    for key in ("path", "sha256", "format"):
+        _need(manifest["source"], key, str, "source")
+    check_name(manifest["model_name"], "model_name")
+
+    arrays = manifest["arrays"]
+    total = 0
+    for key, spec in arrays.items():
+        where = "arrays[%s]" % key
+        check_array_key(key, where)
+        shape = check_shape(_need(spec, "shape", list, where), where + ".shape")
+        dtype = _need(spec, "dtype", str, where)
+        if dtype not in ALLOWED_DTYPES:
+            _fail(where + ".dtype", "expected one of %s, found %r" % (", ".join(ALLOWED_DTYPES), dtype))
+        if not SHA256_RE.match(_need(spec, "sha256", str, where)):
+            _fail(where + ".sha256", "expected 64 lowercase hex digits")
+        total += element_count(shape) * 4
+    if total > MAX_TOTAL_BYTES:
+        _fail("arrays", "declared arrays total %d bytes, over the %d limit" % (total, MAX_TOTAL_BYTES))
+
+    tensors = manifest["tensors"]
+    for name, spec in tensors.items():
+        where = "tensors[%s]" % name
+        check_name(name, where)
+        check_shape(_need(spec, "shape", list, where), where + ".shape")
+        if _need(spec, "dtype", str, where) not in ALLOWED_DTYPES:
+            _fail(where + ".dtype", "expected float32, found %r" % spec["dtype"])
+
+    defined = set()
+    for field in ("inputs", "outputs"):
+        entries = manifest[field]
+        if not entries:
+            _fail(field, "a model needs at least one entry")
+        seen = set()
+        for i, entry in enumerate(entries):
+            where = "%s[%d]" % (field, i)
+            check_name(_need(entry, "name", str, where), where + ".name")
+            tensor = check_name(_need(entry, "tensor", str, where), where + ".tensor")
+            check_shape(_need(entry, "shape", list, where), where + ".shape")
+            if _need(entry, "dtype", str, where) not in ALLOWED_DTYPES:
+                _fail(where + ".dtype", "expected float32, found %r" % entry["dtype"])
+            if tensor not in tensors:
+                _fail(where + ".tensor", "tensor %r is not declared in 'tensors'" % tensor)
+            if tensors[tensor]["shape"] != entry["shape"]:
+                _fail(where + ".shape", "%r differs from tensor %r's shape %r"
+                      % (entry["shape"], tensor, tensors[tensor]["shape"]))
+            if entry["name"] in seen:
+                _fail(where + ".name", "duplicate %s name %r" % (field[:-1], entry["name"]))
+            seen.add(entry["name"])
+            if field == "inputs":
+                defined.add(tensor)
+
+    nodes = manifest["nodes"]
+    if len(nodes) > MAX_NODES:
+        _fail("nodes", "%d nodes is over the %d limit" % (len(nodes), MAX_NODES))
+    node_names = set()
+    for i, node in enumerate(nodes):
+        where = "nodes[%d]" % i
+        name = check_name(_need(node, "name", str, where), where + ".name")
+        if name in node_names:
+            _fail(where + ".name", "duplicate node name %r" % name)
+        node_names.add(name)
+        check_name(_need(node, "op", str, where), where + ".op")
+        _need(node, "source_type", str, where)
+        _need(node, "attrs", dict, where)
+        for j, tensor in enumerate(_need(node, "inputs", list, where)):
+            check_name(tensor, "%s.inputs[%d]" % (where, j))
+            if tensor not in defined:
+                _fail("%s.inputs[%d]" % (where, j), "tensor %r is not produced by an input or an earlier "
+                      "node (dangling input, or the graph has a cycle)" % tensor)
+        outs = _need(node, "outputs", list, where)
+        if not outs:
+            _fail(where + ".outputs", "a node needs at least one output")
+        for j, tensor in enumerate(outs):
+            check_name(tensor, "%s.outputs[%d]" % (where, j))
+            if tensor in defined:
+                _fail("%s.outputs[%d]" % (where, j), "tensor %r is produced twice" % tensor)
+            if tensor not in tensors:
+                _fail("%s.outputs[%d]" % (where, j), "tensor %r is not declared in 'tensors'" % tensor)
+            defined.add(tensor)
+        for role, key in _need(node, "arrays", dict, where).items():
+            check_name(role, "%s.arrays" % where)
+            if not isinstance(key, str) or key not in arrays:
+                _fail("%s.arrays.%s" % (where, role), "array %r is not declared in 'arrays'" % (key,))
+    for i, entry in enumerate(manifest["outputs"]):
+        if entry["tensor"] not in defined:
+            _fail("outputs[%d].tensor" % i, "tensor %r is produced by no node" % entry["tensor"])
+
+    ref = manifest["reference"]
+    batch = _need(ref, "batch", int, "reference")
+    if batch < 1:
+        _fail("reference.batch", "expected a positive batch size, found %d" % batch)
+    for part in ("inputs", "outputs", "activations"):
+        for tensor, key in _need(ref, part, dict, "reference").items():
+            where = "reference.%s[%s]" % (part, tensor)
+            if tensor not in tensors:
+                _fail(where, "tensor %r is not declared in 'tensors'" % tensor)
+            if not isinstance(key, str) or key not in arrays:
+                _fail(where, "array %r is not declared in 'arrays'" % (key,))
+            expected = [batch] + tensors[tensor]["shape"]
+            if arrays[key]["shape"] != expected:
+                _fail(where, "array %r has shape %r, expected %r" % (key, arrays[key]["shape"], expected))
+    for part in ("inputs", "outputs"):
+        for entry in manifest[part]:
+            if ref[part] and entry["tensor"] not in ref[part]:
+                _fail("reference.%s" % part, "no reference array for %r" % entry["tensor"])
+    return manifest
