@@ -42,6 +42,10 @@ class ParityError(Tf2CaffeError):
 
     exit_code = 3
 
+    def __init__(self, message, report=None):
+        super(ParityError, self).__init__(message)
+        self.report = report
+
 
 EXIT_CODES = {
     "ok": 0,

@@ -1,0 +1,57 @@
+"""`python -m import_caffe BUNDLE -o OUT`: generate, fill, save and verify the Caffe model."""
+import argparse
+import os
+import sys
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m import_caffe",
+                                description="Convert a tf2caffe bundle into a Caffe model (.prototxt + "
+                                            ".caffemodel) and verify it against TF's reference outputs.")
+    p.add_argument("bundle", help="the bundle written by export_tf (.npz or .h5)")
+    p.add_argument("-o", "--output", help="output folder (created if missing)")
+    p.add_argument("--inspect", action="store_true", help="print the bundle's summary and exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="print the summary, not the per-layer table")
+    return p
+
+
+def main(argv=None):
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    args = parser().parse_args(argv)
+    from shared.errors import ParityError, Tf2CaffeError, UsageError
+    log = (lambda msg: None) if args.quiet else (lambda msg: print("import_caffe: " + msg, file=sys.stderr))
+    try:
+        if args.inspect:
+            from shared.bundle import read_bundle, summary
+            print(summary(read_bundle(args.bundle).manifest))
+            return 0
+        if not args.output:
+            raise UsageError("give the output folder with -o OUT")
+        from . import report as report_text
+        from .convert import convert
+        try:
+            report = convert(args.bundle, args.output, log=log)
+        except ParityError as exc:
+            if exc.report is not None:
+                print(report_text.table(exc.report, max_rows=60 if args.quiet else None))
+                print(report_text.footer(exc.report))
+            raise
+        if not args.quiet:
+            print(report_text.table(report))
+        print(report_text.footer(report))
+        for key in ("prototxt", "weights"):
+            print("wrote %s" % os.path.join(args.output, report["files"][key]))
+        print("wrote %s" % os.path.join(args.output, "report.json"))
+        return 0
+    except Tf2CaffeError as exc:
+        print("import_caffe: error: %s" % exc, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("import_caffe: interrupted; no output files were written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: keep the one-line contract, the traceback on request
+        if os.environ.get("TF2CAFFE_DEBUG"):
+            raise
+        print("import_caffe: internal error: %s: %s (set TF2CAFFE_DEBUG=1 for a traceback)"
+              % (type(exc).__name__, str(exc).splitlines()[0] if str(exc) else ""), file=sys.stderr)
+        return 1

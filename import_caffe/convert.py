@@ -1,0 +1,120 @@
+"""The import orchestrator: bundle -> plan -> prototxt + weights -> Caffe run -> parity report.
+
+Output files appear under their final names only when the whole conversion and its verification
+succeeded; everything is staged in a hidden folder inside the output folder first.
+"""
+import json
+import os
+import re
+import shutil
+import tempfile
+
+from shared.bundle import read_bundle
+from shared.errors import ParityError, UsageError
+
+from . import __version__, caffe_stage, layout, netbuild, tolerances, verify
+from .planner import plan_net
+from .registry import Target
+
+
+def detect_target():
+    from caffe.proto import caffe_pb2
+    fields = caffe_pb2.LayerParameter.DESCRIPTOR.fields_by_name
+    return Target(has_clip="clip_param" in fields)
+
+
+def file_stem(model_name):
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", model_name).lstrip(".")
+    return stem or "model"
+
+
+def _rows(manifest, plan, ref_values, caffe_blobs):
+    """One row per compared TF tensor, in network order."""
+    rows = []
+    output_tensors = dict((o["tensor"], o["name"]) for o in manifest["outputs"])
+    for node in manifest["nodes"]:
+        tol = tolerances.for_op(node["op"])
+        for tensor in node["outputs"]:
+            row = {"layer": node["name"], "type": node["source_type"], "op": node["op"], "tensor": tensor,
+                   "caffe_layers": plan.node_layers.get(node["name"], []),
+                   "shape": manifest["tensors"][tensor]["shape"], "output": tensor in output_tensors}
+            if tensor in ref_values:
+                ref = plan.refs[tensor]
+                caffe = caffe_blobs.get(ref.blob)
+                if caffe is not None:
+                    caffe = layout.activation_to_tf(caffe, ref.layout, ref.shape)
+                row.update(verify.compare(ref_values[tensor], caffe, tol))
+                row["blob"] = ref.blob
+            else:
+                row.update({"status": verify.NOT_COMPARED, "max_abs": None, "max_rel": None})
+            if node["name"] in plan.notes:
+                row["note"] = plan.notes[node["name"]]
+            rows.append(row)
+    return rows
+
+
+def convert(bundle_path, out_dir, log=None):
+    """Convert; returns the report dict. Raises a Tf2CaffeError subclass on any failure."""
+    log = log or (lambda msg: None)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError("%s: exists and is not a folder" % out_dir)
+    log("reading %s" % bundle_path)
+    bundle = read_bundle(bundle_path)
+    manifest = bundle.manifest
+    target = detect_target()
+    plan = plan_net(manifest, bundle.node_arrays, target, where=bundle_path)
+    text = netbuild.prototxt(plan)
+    os.makedirs(out_dir, exist_ok=True)
+    stem = file_stem(manifest["model_name"])
+    weight_bytes = sum(b.nbytes for l in plan.layers for b in l.blobs)
+    weights_name = stem + (".caffemodel.h5" if weight_bytes > caffe_stage.HDF5_THRESHOLD_BYTES else ".caffemodel")
+    if weights_name.endswith(".h5"):
+        log("weights are %.1f GB, over protobuf's 2 GB limit: writing Caffe's HDF5 weight format"
+            % (weight_bytes / 1e9))
+    staging = tempfile.mkdtemp(prefix=".tf2caffe-", dir=out_dir)
+    try:
+        proto_path = os.path.join(staging, stem + ".prototxt")
+        with open(proto_path, "w") as f:
+            f.write(text)
+        weights_path = os.path.join(staging, weights_name)
+        ref = manifest["reference"]
+        ref_values = {}
+        for part in ("outputs", "activations"):
+            ref_values.update(bundle.reference(part))
+        inputs = {}
+        for entry in manifest["inputs"]:
+            value = bundle.arrays[ref["inputs"][entry["tensor"]]]
+            inputs[entry["name"]] = layout.activation_to_caffe(value, plan.refs[entry["tensor"]].layout)
+        wanted = sorted(set(plan.refs[t].blob for t in ref_values))
+        log("building the Caffe net (%d layers), filling and saving its weights, running %d reference input(s)"
+            % (len(plan.layers), ref["batch"]))
+        blobs = caffe_stage.run(plan, proto_path, weights_path, inputs, wanted, staging)
+        rows = _rows(manifest, plan, ref_values, blobs)
+        output_rows = [r for r in rows if r["output"]]
+        summary = verify.summarize(rows, output_rows)
+        report = {
+            "tool": "tf2caffe.import_caffe %s" % __version__, "bundle": os.path.abspath(bundle_path),
+            "model": manifest["model_name"], "source": manifest["source"], "producer": manifest["producer"],
+            "target": target.name, "batch": ref["batch"], "summary": summary,
+            "inputs": [{"name": n, "caffe_shape": ["N"] + layout.caffe_shape(r.shape, r.layout),
+                        "tf_shape": ["N"] + r.shape, "layout": "NCHW" if r.layout.kind == layout.IMAGE else "NC"}
+                       for n, r in plan.inputs],
+            "outputs": output_rows, "layers": rows, "notes": plan.notes,
+            "tolerances": {"default": {"rel": tolerances.DEFAULT.rel, "reason": tolerances.DEFAULT.reason}},
+            "files": {"prototxt": stem + ".prototxt", "weights": weights_name},
+        }
+        ok = summary["status"] == verify.OK
+        if not ok:
+            report["files"] = {}
+        with open(os.path.join(staging, "report.json"), "w") as f:
+            json.dump(report, f, indent=1)
+        finals = ["report.json"] + ([stem + ".prototxt", weights_name] if ok else [])
+        for name in finals:
+            os.replace(os.path.join(staging, name), os.path.join(out_dir, name))
+        if not ok:
+            raise ParityError("parity check failed for %s: first diverging layer %s; see %s"
+                              % (manifest["model_name"], summary["first_divergence"],
+                                 os.path.join(out_dir, "report.json")), report)
+        return report
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

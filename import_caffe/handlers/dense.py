@@ -1,0 +1,40 @@
+"""Dense: InnerProduct on vectors (kernel rows permuted after a Flatten), 1x1 Convolution on images."""
+from .. import layout
+from ..layout import FLAT_CHW, IMAGE, VECTOR, Layout
+from ..plan import CaffeLayer, Lowering, TensorRef
+from ..registry import Unsupported, register
+from .activation import lower_activation
+
+
+@register("dense", flat_ok=True, composition="InnerProduct (1x1 Convolution on images)")
+def dense(node, ins, arrays, names, target):
+    src = ins[0]
+    kernel = arrays["kernel"]
+    bias = arrays.get("bias")
+    units = kernel.shape[1]
+    act = node["attrs"].get("activation")
+    top = names.sub("preact") if act else names.top
+    blobs_tail = [bias] if bias is not None else []
+    if src.layout.kind == IMAGE:
+        h, w, c = src.shape
+        param = {"num_output": units, "bias_term": bias is not None, "kernel_size": [1]}
+        layer = CaffeLayer(names.layer, "Convolution", [src.blob], [top], {"convolution_param": param},
+                           [layout.dense_kernel_as_conv1x1(kernel)] + blobs_tail)
+        out = TensorRef(names.top, [h, w, units], Layout(IMAGE))
+    else:
+        if src.layout.kind == FLAT_CHW:
+            weight = layout.dense_kernel_after_flatten(kernel, src.layout.hwc)
+        elif src.layout.kind == VECTOR:
+            weight = layout.dense_kernel(kernel)
+        else:
+            raise Unsupported("input layout %s" % src.layout.kind)
+        param = {"num_output": units, "bias_term": bias is not None, "axis": 1}
+        layer = CaffeLayer(names.layer, "InnerProduct", [src.blob], [top], {"inner_product_param": param},
+                           [weight] + blobs_tail)
+        out = TensorRef(names.top, [units], Layout(VECTOR))
+    if kernel.shape[0] != (src.shape[-1] if src.layout.kind == IMAGE else src.shape[0]):
+        raise Unsupported("kernel expects %d inputs, the input tensor has shape %r" % (kernel.shape[0], src.shape))
+    layers = [layer]
+    if act:
+        layers += lower_activation(act, top, names.top, names.sub(act["function"]), target)
+    return Lowering(layers, [out])

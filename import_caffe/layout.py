@@ -1,0 +1,134 @@
+"""Every permutation between TF layout and Caffe layout, in one place.
+
+The bundle is TF layout by contract (activations NHWC, kernels as Keras stores them). Caffe is NCHW.
+A TF tensor lives in a Caffe blob in one of three layouts:
+
+* IMAGE    — TF (N, H, W, C) is Caffe (N, C, H, W).
+* VECTOR   — TF (N, C) is Caffe (N, C), same order.
+* FLAT_CHW — TF (N, H*W*C), flattened in HWC order, is Caffe (N, C*H*W) flattened in CHW order:
+             the same values in another order. Consumers either absorb the permutation (a Dense
+             permutes its kernel rows) or the planner restores HWC order first.
+"""
+import collections
+
+import numpy as np
+
+IMAGE = "image"
+VECTOR = "vector"
+FLAT_CHW = "flat_chw"
+
+
+class Layout(collections.namedtuple("Layout", "kind hwc")):
+    """kind is IMAGE, VECTOR or FLAT_CHW; hwc is the (H, W, C) a FLAT_CHW tensor was flattened from."""
+
+    __slots__ = ()
+
+    def __new__(cls, kind, hwc=None):
+        return super(Layout, cls).__new__(cls, kind, tuple(hwc) if hwc is not None else None)
+
+
+def layout_for_shape(tf_shape):
+    """The natural layout of a TF tensor shape (without batch)."""
+    if len(tf_shape) == 3:
+        return Layout(IMAGE)
+    if len(tf_shape) == 1:
+        return Layout(VECTOR)
+    raise ValueError("no Caffe layout for a tensor of shape %r" % (tuple(tf_shape),))
+
+
+def caffe_shape(tf_shape, layout):
+    """The Caffe blob shape (without batch) holding a TF tensor of tf_shape in layout."""
+    if layout.kind == IMAGE:
+        h, w, c = tf_shape
+        return [c, h, w]
+    return [int(np.prod(tf_shape))]
+
+
+# --------------------------------------------------------------------------------- activations
+
+def nhwc_to_nchw(x):
+    return np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2)))
+
+
+def nchw_to_nhwc(x):
+    return np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))
+
+
+def hwc_to_chw_order(h, w, c):
+    """Index array p with chw_flat = hwc_flat[:, p] for a (h, w, c) tensor."""
+    return np.arange(h * w * c).reshape(h, w, c).transpose(2, 0, 1).reshape(-1)
+
+
+def chw_to_hwc_order(h, w, c):
+    """Index array p with hwc_flat = chw_flat[:, p] (the inverse of hwc_to_chw_order)."""
+    return np.arange(h * w * c).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
+
+
+def activation_to_caffe(x, layout):
+    """A TF activation (batch first) as Caffe would hold it."""
+    if layout.kind == IMAGE:
+        return nhwc_to_nchw(x)
+    if layout.kind == FLAT_CHW:
+        return np.ascontiguousarray(x[:, hwc_to_chw_order(*layout.hwc)])
+    return np.ascontiguousarray(x)
+
+
+def activation_to_tf(x, layout, tf_shape):
+    """A Caffe blob's data (batch first) in TF layout and shape."""
+    n = x.shape[0]
+    if layout.kind == IMAGE:
+        return nchw_to_nhwc(x.reshape([n] + caffe_shape(tf_shape, layout)))
+    x = x.reshape(n, -1)
+    if layout.kind == FLAT_CHW:
+        x = x[:, chw_to_hwc_order(*layout.hwc)]
+    return np.ascontiguousarray(x.reshape([n] + list(tf_shape)))
+
+
+def caffe_axis(tf_axis, layout):
+    """Caffe axis of a TF axis (full-rank, batch = 0, negatives allowed) of a tensor in layout."""
+    if layout.kind == IMAGE:
+        return {0: 0, 1: 2, 2: 3, 3: 1, -1: 1, -2: 3, -3: 2, -4: 0}[tf_axis]
+    if layout.kind == VECTOR:
+        return {0: 0, 1: 1, -1: 1, -2: 0}[tf_axis]
+    raise ValueError("axis of a FLAT_CHW tensor has no Caffe equivalent")
+
+
+# --------------------------------------------------------------------------------- weights
+
+def conv_kernel(kernel):
+    """Conv2D kernel TF (kh, kw, in, out) -> Caffe Convolution (out, in, kh, kw)."""
+    return np.ascontiguousarray(np.transpose(kernel, (3, 2, 0, 1)))
+
+
+def depthwise_kernel(kernel):
+    """DepthwiseConv2D kernel TF (kh, kw, in, mult) -> Caffe Convolution with group=in:
+    (in * mult, 1, kh, kw), where output channel c * mult + m reads input channel c."""
+    kh, kw, cin, mult = kernel.shape
+    return np.ascontiguousarray(np.transpose(kernel, (2, 3, 0, 1)).reshape(cin * mult, 1, kh, kw))
+
+
+def dense_kernel(kernel):
+    """Dense kernel TF (in, out) -> Caffe InnerProduct (out, in)."""
+    return np.ascontiguousarray(kernel.T)
+
+
+def dense_kernel_after_flatten(kernel, hwc):
+    """Dense kernel TF (H*W*C, out) reading an HWC-flattened tensor -> Caffe InnerProduct (out, C*H*W)
+    reading the CHW-flattened blob: reshape (H, W, C, out), transpose (out, C, H, W), reshape."""
+    h, w, c = hwc
+    out = kernel.shape[1]
+    return np.ascontiguousarray(kernel.reshape(h, w, c, out).transpose(3, 2, 0, 1).reshape(out, c * h * w))
+
+
+def dense_kernel_as_conv1x1(kernel):
+    """Dense kernel TF (C, out) applied to the channel axis of an image -> Caffe 1x1 Convolution
+    (out, C, 1, 1)."""
+    return np.ascontiguousarray(kernel.T[:, :, None, None])
+
+
+def channel_vector(values, channels):
+    """A per-channel parameter (a scalar or C values) as a (C,) float32 Caffe blob."""
+    arr = np.asarray(values, dtype=np.float32).reshape(-1)
+    if arr.size == 1:
+        arr = np.full(channels, arr[0], dtype=np.float32)
+    return np.ascontiguousarray(arr)

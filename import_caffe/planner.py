@@ -1,0 +1,129 @@
+"""Manifest -> Caffe plan: runs the handlers in graph order, tracks each tensor's blob and layout,
+restores HWC order where a consumer needs it, and collects every unsupported node before failing."""
+from shared.errors import ConversionError, UnsupportedError
+from shared.unsupported import format_unsupported
+
+from .handlers.common import identity_layer
+from .handlers.reshape import restore_hwc
+from .layout import FLAT_CHW, Layout, layout_for_shape, caffe_shape
+from .plan import CaffeLayer, Names, TensorRef
+from .registry import Target, Unsupported, all_handlers, handler_for
+
+
+class NetPlan(object):
+    def __init__(self, name, layers, refs, node_layers, notes, inputs, outputs):
+        self.name = name
+        self.layers = layers            # [CaffeLayer] in order
+        self.refs = refs                # tensor id -> TensorRef
+        self.node_layers = node_layers  # node name -> [Caffe layer names]
+        self.notes = notes              # node name -> composition note
+        self.inputs = inputs            # [(input name, TensorRef)]
+        self.outputs = outputs          # [(output name, TensorRef)]
+
+
+def _input_layer(entry):
+    shape = entry["shape"]
+    try:
+        lay = layout_for_shape(shape)
+    except ValueError:
+        raise Unsupported("input of shape %r: only (C,) and (H, W, C) inputs are supported" % (shape,))
+    layer = CaffeLayer(entry["name"], "Input", [], [entry["name"]],
+                       {"input_param": {"shape": {"dim": [1] + caffe_shape(shape, lay)}}})
+    return layer, TensorRef(entry["name"], shape, lay)
+
+
+def plan_net(manifest, arrays_of, target=None, where="bundle"):
+    """arrays_of(node) -> {role: TF-layout array}. Returns a NetPlan or raises UnsupportedError."""
+    target = target or Target()
+    layers, refs, node_layers, notes = [], {}, {}, {}
+    unsupported = []
+    restored = {}
+    inputs = []
+    for entry in manifest["inputs"]:
+        try:
+            layer, ref = _input_layer(entry)
+        except Unsupported as exc:
+            unsupported.append(("Input", entry["name"], str(exc)))
+            continue
+        layers.append(layer)
+        refs[entry["tensor"]] = ref
+        inputs.append((entry["name"], ref))
+
+    def canonical(tensor):
+        ref = refs[tensor]
+        if ref.layout.kind != FLAT_CHW:
+            return ref, []
+        if tensor not in restored:
+            more, new = restore_hwc("%s/hwc_order" % tensor, ref, "%s/hwc_order" % tensor)
+            restored[tensor] = new
+            return new, more
+        return restored[tensor], []
+
+    for node in manifest["nodes"]:
+        handler = handler_for(node["op"])
+        if handler is None:
+            unsupported.append((node["source_type"], node["name"], "op %r is unknown to this importer" % node["op"]))
+            continue
+        if any(t not in refs for t in node["inputs"]):
+            continue  # an upstream node was unsupported; it is already reported
+        ins = [refs[t] for t in node["inputs"]]
+        extra = []
+        flat = [r for r in ins if r.layout.kind == FLAT_CHW]
+        mixed = len(set(r.layout for r in ins)) > 1
+        if flat and (mixed or not handler.accepts_flat(node, ins)):
+            ins = []
+            for t in node["inputs"]:
+                ref, more = canonical(t)
+                ins.append(ref)
+                extra += more
+        try:
+            lowering = handler.func(node, ins, arrays_of(node), Names(node), target)
+        except Unsupported as exc:
+            unsupported.append((node["source_type"], node["name"], str(exc)))
+            continue
+        except KeyError as exc:
+            unsupported.append((node["source_type"], node["name"], "missing attribute or array %s" % exc))
+            continue
+        if len(lowering.outputs) != len(node["outputs"]):
+            raise ConversionError("handler for %r returned %d outputs, expected %d"
+                                  % (node["op"], len(lowering.outputs), len(node["outputs"])))
+        for tensor, ref in zip(node["outputs"], lowering.outputs):
+            declared = manifest["tensors"][tensor]["shape"]
+            if list(ref.shape) != list(declared):
+                raise ConversionError("node %r (%s): Caffe output shape %r differs from TF's %r"
+                                      % (node["name"], node["source_type"], ref.shape, declared))
+            refs[tensor] = ref
+        layers += extra + lowering.layers
+        node_layers[node["name"]] = [l.name for l in extra + lowering.layers]
+        if lowering.note:
+            notes[node["name"]] = lowering.note
+    if unsupported:
+        supported = sorted(set(h.op for h in all_handlers().values()))
+        raise UnsupportedError(format_unsupported(where, unsupported, ["op " + s for s in supported]))
+
+    outputs = []
+    for entry in manifest["outputs"]:
+        ref = refs[entry["tensor"]]
+        name = entry["name"]
+        if ref.layout.kind == FLAT_CHW:
+            more, ref = restore_hwc(name + "/hwc_order", ref, name + "/hwc_order")
+            layers += more
+        if ref.blob != name:
+            layers.append(identity_layer(name + "/output", ref.blob, name))
+            ref = TensorRef(name, ref.shape, ref.layout)
+        refs[entry["tensor"]] = ref
+        outputs.append((name, ref))
+    _check_unique(layers)
+    return NetPlan(manifest["model_name"], layers, refs, node_layers, notes, inputs, outputs)
+
+
+def _check_unique(layers):
+    names, tops = {}, {}
+    for layer in layers:
+        if layer.name in names:
+            raise ConversionError("two Caffe layers would be named %r; rename one of the TF layers" % layer.name)
+        names[layer.name] = layer
+        for top in layer.tops:
+            if top in tops:
+                raise ConversionError("two Caffe layers would write blob %r; rename one of the TF layers" % top)
+            tops[top] = layer

@@ -1,0 +1,50 @@
+"""The parity report: report.json content and the table printed for the user."""
+
+
+def _fmt(value):
+    if value is None:
+        return "-"
+    return "%.2e" % value
+
+
+def _caffe_names(names):
+    if not names:
+        return "(reused)"
+    if len(names) == 1:
+        return names[0]
+    return "%s +%d" % (names[0], len(names) - 1)
+
+
+def table(report, max_rows=None):
+    rows = report["layers"]
+    header = ("TF layer", "type", "Caffe layers", "shape", "max abs", "max rel", "status")
+    lines = []
+    body = [(r["layer"], r["type"], _caffe_names(r["caffe_layers"]), "x".join(str(d) for d in r["shape"]),
+             _fmt(r["max_abs"]), _fmt(r["max_rel"]), r["status"]) for r in rows]
+    if max_rows is not None and len(body) > max_rows:
+        keep = [b for b in body if b[-1] != "ok"][:max_rows]
+        body = keep if keep else body[-max_rows:]
+        lines.append("(showing %d of %d compared tensors; report.json has them all)" % (len(body), len(rows)))
+    widths = [min(max(len(str(x[i])) for x in [header] + body), 40) for i in range(len(header))]
+    for row in [header] + body:
+        lines.append("  ".join(str(v)[:40].ljust(widths[i]) for i, v in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+def footer(report):
+    s = report["summary"]
+    lines = []
+    for r in report["outputs"]:
+        extra = ""
+        if "argmax_agree" in r:
+            extra = ", argmax agrees on %d/%d" % (r["argmax_agree"], r["argmax_total"])
+        lines.append("output %s %s: max abs %s, max rel %s (tolerance %.0e)%s -> %s" % (
+            r["layer"], "x".join(str(d) for d in r["shape"]), _fmt(r["max_abs"]), _fmt(r["max_rel"]),
+            r["tolerance"], extra, r["status"]))
+    for name, note in report["notes"].items():
+        lines.append("note: %s: %s" % (name, note))
+    if s["first_divergence"]:
+        lines.append("first layer that diverges: %s" % s["first_divergence"])
+    lines.append("parity: %s (%d tensors compared on %d reference input(s))"
+                 % (s["status"].upper(), s["layers_compared"], report["batch"]))
+    return "\n".join(lines)
