@@ -11,8 +11,26 @@ def parser():
     p.add_argument("bundle", help="the bundle written by export_tf (.npz or .h5)")
     p.add_argument("-o", "--output", help="output folder (created if missing)")
     p.add_argument("--inspect", action="store_true", help="print the bundle's summary and exit")
+    p.add_argument("--labels", help=".npy of integer class labels for the reference inputs: the report "
+                                    "then gives TF's and Caffe's accuracy and their agreement")
     p.add_argument("-q", "--quiet", action="store_true", help="print the summary, not the per-layer table")
     return p
+
+
+def _labels(path):
+    if path is None:
+        return None
+    import numpy as np
+    from shared.errors import UsageError
+    if not os.path.isfile(path):
+        raise UsageError("%s: no such file" % path)
+    try:
+        labels = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise UsageError("%s: not a readable .npy file (%s)" % (path, exc))
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise UsageError("%s: expected a 1-D array of integer labels, found %s %r" % (path, labels.dtype, labels.shape))
+    return labels
 
 
 def main(argv=None):
@@ -30,7 +48,7 @@ def main(argv=None):
         from . import report as report_text
         from .convert import convert
         try:
-            report = convert(args.bundle, args.output, log=log)
+            report = convert(args.bundle, args.output, log=log, labels=_labels(args.labels))
         except ParityError as exc:
             if exc.report is not None:
                 print(report_text.table(exc.report, max_rows=60 if args.quiet else None))

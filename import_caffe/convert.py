@@ -53,7 +53,26 @@ def _rows(manifest, plan, ref_values, caffe_blobs):
     return rows
 
 
-def convert(bundle_path, out_dir, log=None):
+def _accuracy(manifest, plan, ref_values, blobs, labels):
+    """TF's and Caffe's accuracy on labelled reference inputs, and on how many inputs they agree."""
+    out = []
+    for entry in manifest["outputs"]:
+        tf_value = ref_values[entry["tensor"]]
+        if tf_value.ndim != 2:
+            continue
+        if labels.shape[0] != tf_value.shape[0]:
+            raise UsageError("%d labels for %d reference inputs" % (labels.shape[0], tf_value.shape[0]))
+        ref = plan.refs[entry["tensor"]]
+        caffe = layout.activation_to_tf(blobs[ref.blob], ref.layout, ref.shape)
+        tf_pred, caffe_pred = tf_value.argmax(axis=1), caffe.argmax(axis=1)
+        out.append({"output": entry["name"], "inputs": int(labels.shape[0]),
+                    "tf_accuracy": float((tf_pred == labels).mean()),
+                    "caffe_accuracy": float((caffe_pred == labels).mean()),
+                    "agree": int((tf_pred == caffe_pred).sum())})
+    return out
+
+
+def convert(bundle_path, out_dir, log=None, labels=None):
     """Convert; returns the report dict. Raises a Tf2CaffeError subclass on any failure."""
     log = log or (lambda msg: None)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
@@ -90,6 +109,7 @@ def convert(bundle_path, out_dir, log=None):
             % (len(plan.layers), ref["batch"]))
         blobs = caffe_stage.run(plan, proto_path, weights_path, inputs, wanted, staging)
         rows = _rows(manifest, plan, ref_values, blobs)
+        accuracy = _accuracy(manifest, plan, ref_values, blobs, labels) if labels is not None else None
         output_rows = [r for r in rows if r["output"]]
         summary = verify.summarize(rows, output_rows)
         report = {
@@ -101,6 +121,7 @@ def convert(bundle_path, out_dir, log=None):
                        for n, r in plan.inputs],
             "outputs": output_rows, "layers": rows, "notes": plan.notes,
             "tolerances": {"default": {"rel": tolerances.DEFAULT.rel, "reason": tolerances.DEFAULT.reason}},
+            "accuracy": accuracy,
             "files": {"prototxt": stem + ".prototxt", "weights": weights_name},
         }
         ok = summary["status"] == verify.OK

@@ -7,9 +7,11 @@ def _fmt(value):
     return "%.2e" % value
 
 
-def _caffe_names(names):
+def _caffe_names(names, main=None):
     if not names:
         return "(reused)"
+    if main in names:
+        names = [main] + [n for n in names if n != main]
     if len(names) == 1:
         return names[0]
     return "%s +%d" % (names[0], len(names) - 1)
@@ -19,7 +21,7 @@ def table(report, max_rows=None):
     rows = report["layers"]
     header = ("TF layer", "type", "Caffe layers", "shape", "max abs", "max rel", "status")
     lines = []
-    body = [(r["layer"], r["type"], _caffe_names(r["caffe_layers"]), "x".join(str(d) for d in r["shape"]),
+    body = [(r["layer"], r["type"], _caffe_names(r["caffe_layers"], r["layer"]), "x".join(str(d) for d in r["shape"]),
              _fmt(r["max_abs"]), _fmt(r["max_rel"]), r["status"]) for r in rows]
     if max_rows is not None and len(body) > max_rows:
         keep = [b for b in body if b[-1] != "ok"][:max_rows]
@@ -41,6 +43,10 @@ def footer(report):
         lines.append("output %s %s: max abs %s, max rel %s (tolerance %.0e)%s -> %s" % (
             r["layer"], "x".join(str(d) for d in r["shape"]), _fmt(r["max_abs"]), _fmt(r["max_rel"]),
             r["tolerance"], extra, r["status"]))
+    for acc in report.get("accuracy") or []:
+        lines.append("accuracy on %d labelled inputs (%s): TF %.2f%%, Caffe %.2f%%; predictions agree on %d/%d"
+                     % (acc["inputs"], acc["output"], 100 * acc["tf_accuracy"], 100 * acc["caffe_accuracy"],
+                        acc["agree"], acc["inputs"]))
     for name, note in report["notes"].items():
         lines.append("note: %s: %s" % (name, note))
     if s["first_divergence"]:
