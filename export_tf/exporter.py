@@ -10,7 +10,7 @@ from shared.unsupported import format_unsupported
 from . import __version__
 from .graph import flatten_model
 from .loader import load_model
-from .reference import check_against_model, evaluate, make_inputs
+from .reference import check_against_model, evaluate, make_inputs, preactivation
 from .registry import LayerView, Unsupported, handler_for, supported_classes
 
 INPUT_CLASSES = ("InputLayer",)
@@ -49,6 +49,7 @@ def build_manifest(model, graph, source, inputs, values, activations=True):
     taken = set()
     nodes = []
     tensors = {}
+    preacts = {}
     for name, tid, _ in graph.inputs:
         tensors[tid] = {"shape": list(values[tid].shape[1:]), "dtype": "float32"}
     for gnode in graph.nodes:
@@ -78,13 +79,15 @@ def build_manifest(model, graph, source, inputs, values, activations=True):
             key = _array_key("w", "%s/%s" % (gnode.name, role), taken)
             arrays[key] = value
             keys[role] = key
+        if activations and isinstance(result.attrs.get("activation"), dict):
+            preacts[gnode.name] = preactivation(gnode, values)
         nodes.append({"name": gnode.name, "op": result.op, "source_type": kind, "inputs": list(gnode.inputs),
                       "outputs": list(gnode.outputs), "attrs": result.attrs, "arrays": keys})
     if unsupported:
         raise UnsupportedError(format_unsupported(source["path"], unsupported, supported_classes()))
 
     batch = next(iter(inputs.values())).shape[0]
-    reference = {"batch": int(batch), "inputs": {}, "outputs": {}, "activations": {}}
+    reference = {"batch": int(batch), "inputs": {}, "outputs": {}, "activations": {}, "preactivations": {}}
     for name, tid, _ in graph.inputs:
         reference["inputs"][tid] = _array_key("ref/in", tid, taken)
         arrays[reference["inputs"][tid]] = values[tid]
@@ -98,6 +101,9 @@ def build_manifest(model, graph, source, inputs, values, activations=True):
                 if tid not in output_ids:
                     reference["activations"][tid] = _array_key("ref/act", tid, taken)
                     arrays[reference["activations"][tid]] = values[tid]
+        for name, value in preacts.items():
+            reference["preactivations"][name] = _array_key("ref/preact", name, taken)
+            arrays[reference["preactivations"][name]] = value
     tf_version, keras_version = _versions()
     manifest = {
         "producer": {"name": "tf2caffe.export_tf", "version": __version__, "tensorflow": tf_version,

@@ -45,8 +45,20 @@ def _history(tensor):
 
 def _node_args(node):
     if hasattr(node, "arguments"):                    # Keras 3
-        return node.arguments.args, node.arguments.kwargs, list(node.input_tensors)
-    return node.call_args, node.call_kwargs, list(node.keras_inputs)   # Keras 2 (tf_keras)
+        return node.arguments.args, node.arguments.kwargs, _flat(node.input_tensors)
+    return node.call_args, node.call_kwargs, _flat(node.keras_inputs)   # Keras 2 (tf_keras)
+
+
+def _flat(value):
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, dict):
+        return list(value.values())
+    return [value]
+
+
+def _node_outputs(node):
+    return _flat(node.output_tensors if hasattr(node, "output_tensors") else node.outputs)
 
 
 def _is_model(layer):
@@ -99,15 +111,14 @@ class _Walker(object):
             for inner, outer in zip(inner_inputs, input_ids):
                 self.tensor_ids[id(inner)] = outer
             inner_out = self.walk(layer, prefix + layer.name + "/")
-            outs = node.output_tensors if hasattr(node, "output_tensors") else node.outputs
-            for sym, tid in zip(list(outs), inner_out):
+            for sym, tid in zip(_node_outputs(node), inner_out):
                 self.tensor_ids[id(sym)] = tid
             # forget the inner input mapping: the inner model may be called again
             for inner in inner_inputs:
                 self.tensor_ids.pop(id(inner), None)
             return self.tensor_ids[key]
         name = self.unique(prefix + layer.name)
-        outs = list(node.output_tensors if hasattr(node, "output_tensors") else node.outputs)
+        outs = _node_outputs(node)
         out_ids = [name if i == 0 else "%s:%d" % (name, i) for i in range(len(outs))]
         for sym, tid in zip(outs, out_ids):
             self.tensor_ids[id(sym)] = tid

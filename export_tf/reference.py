@@ -83,3 +83,20 @@ def check_against_model(model, graph, inputs, values):
             raise ModelLoadError("internal check failed: the flattened graph does not reproduce the "
                                  "model's output %r; please report this model" % name)
         values[tid] = expected
+
+
+def preactivation(gnode, values):
+    """The layer's output before its fused activation, computed by TF itself (the activation is
+    swapped for linear for one call). Lets the report compare logits, not only a softmax."""
+    layer = gnode.layer
+    if type(layer).__module__.startswith("tf_keras"):
+        import tf_keras as k
+    else:
+        import keras as k
+    saved = layer.activation
+    layer.activation = k.activations.get("linear")
+    try:
+        out = layer(values[gnode.inputs[0]], training=False)
+    finally:
+        layer.activation = saved
+    return np.asarray(out, dtype=np.float32)

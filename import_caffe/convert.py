@@ -13,6 +13,7 @@ from shared.bundle import read_bundle
 from shared.errors import ParityError, UsageError
 
 from . import __version__, caffe_stage, layout, netbuild, tolerances, verify
+from .plan import Names
 from .planner import plan_net
 from .registry import Target
 
@@ -28,12 +29,26 @@ def file_stem(model_name):
     return stem or "model"
 
 
-def _rows(manifest, plan, ref_values, caffe_blobs):
-    """One row per compared TF tensor, in network order."""
+def _preact_blob(node):
+    return Names(node).sub("preact")
+
+
+def _rows(manifest, plan, ref_values, caffe_blobs, preacts):
+    """One row per compared TF tensor, in network order (a fused activation's input first)."""
     rows = []
     output_tensors = dict((o["tensor"], o["name"]) for o in manifest["outputs"])
     for node in manifest["nodes"]:
         tol = tolerances.for_op(node["op"])
+        if node["name"] in preacts and node["name"] in plan.node_layers:
+            ref = plan.refs[node["outputs"][0]]
+            caffe = caffe_blobs.get(_preact_blob(node))
+            if caffe is not None:
+                caffe = layout.activation_to_tf(caffe, ref.layout, ref.shape)
+            row = {"layer": node["name"], "type": node["source_type"] + " (before activation)", "op": node["op"],
+                   "tensor": _preact_blob(node), "caffe_layers": [node["name"]], "shape": ref.shape,
+                   "output": False, "blob": _preact_blob(node)}
+            row.update(verify.compare(preacts[node["name"]], caffe, tol))
+            rows.append(row)
         for tensor in node["outputs"]:
             row = {"layer": node["name"], "type": node["source_type"], "op": node["op"], "tensor": tensor,
                    "caffe_layers": plan.node_layers.get(node["name"], []),
@@ -104,11 +119,15 @@ def convert(bundle_path, out_dir, log=None, labels=None):
         for entry in manifest["inputs"]:
             value = bundle.arrays[ref["inputs"][entry["tensor"]]]
             inputs[entry["name"]] = layout.activation_to_caffe(value, plan.refs[entry["tensor"]].layout)
-        wanted = sorted(set(plan.refs[t].blob for t in ref_values))
+        preacts = {}
+        for node_name, key in ref.get("preactivations", {}).items():
+            preacts[node_name] = bundle.arrays[key]
+        nodes = dict((n["name"], n) for n in manifest["nodes"])
+        wanted = sorted(set(plan.refs[t].blob for t in ref_values) | set(_preact_blob(nodes[n]) for n in preacts))
         log("building the Caffe net (%d layers), filling and saving its weights, running %d reference input(s)"
             % (len(plan.layers), ref["batch"]))
         blobs = caffe_stage.run(plan, proto_path, weights_path, inputs, wanted, staging)
-        rows = _rows(manifest, plan, ref_values, blobs)
+        rows = _rows(manifest, plan, ref_values, blobs, preacts)
         accuracy = _accuracy(manifest, plan, ref_values, blobs, labels) if labels is not None else None
         output_rows = [r for r in rows if r["output"]]
         summary = verify.summarize(rows, output_rows)

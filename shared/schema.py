@@ -19,7 +19,8 @@ Manifest, format version 1 (all shapes exclude the batch dimension; arrays are i
                  "outputs": [tensor], "attrs": {...}, "arrays": {role: array_key}}],
       "arrays": {array_key: {"shape": [int], "dtype": str, "sha256": str}},
       "reference": {"batch": int, "inputs": {tensor: array_key}, "outputs": {tensor: array_key},
-                    "activations": {tensor: array_key}}
+                    "activations": {tensor: array_key},
+                    "preactivations": {node name: array_key}}   # optional: values before a fused activation
     }
 """
 import re
@@ -222,6 +223,19 @@ def validate_manifest(manifest):
             expected = [batch] + tensors[tensor]["shape"]
             if arrays[key]["shape"] != expected:
                 _fail(where, "array %r has shape %r, expected %r" % (key, arrays[key]["shape"], expected))
+    node_outputs = dict((n["name"], n["outputs"][0]) for n in nodes)
+    preacts = ref.get("preactivations", {})
+    if not isinstance(preacts, dict):
+        _fail("reference.preactivations", "expected an object, found %s" % _type_name(preacts))
+    for node_name, key in preacts.items():
+        where = "reference.preactivations[%s]" % node_name
+        if node_name not in node_outputs:
+            _fail(where, "node %r does not exist" % node_name)
+        if not isinstance(key, str) or key not in arrays:
+            _fail(where, "array %r is not declared in 'arrays'" % (key,))
+        expected = [batch] + tensors[node_outputs[node_name]]["shape"]
+        if arrays[key]["shape"] != expected:
+            _fail(where, "array %r has shape %r, expected %r" % (key, arrays[key]["shape"], expected))
     for part in ("inputs", "outputs"):
         for entry in manifest[part]:
             if ref[part] and entry["tensor"] not in ref[part]:
