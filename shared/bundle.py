@@ -68,7 +68,7 @@ def write_bundle(path, manifest, arrays):
     prepared = {}
     table = {}
     for key, value in arrays.items():
-        arr = np.ascontiguousarray(value, dtype=_F32)
+        arr = np.asarray(value, dtype=_F32, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
         prepared[key] = arr
         table[key] = {"shape": list(arr.shape), "dtype": "float32", "sha256": sha256_of(arr)}
     manifest = dict(manifest)
@@ -188,6 +188,11 @@ class _NpzReader(object):
         self.path = path
         self.zf = zipfile.ZipFile(path, "r")
         self.names = dict((info.filename, info) for info in self.zf.infolist())
+        packed = [n for n, info in self.names.items() if info.compress_type != zipfile.ZIP_STORED]
+        if packed:  # what is read is then bounded by the file's size, not by what the manifest declares
+            self.zf.close()
+            raise BundleError("%s: member %r is compressed; bundle members are stored uncompressed"
+                              % (path, packed[0]))
 
     def __enter__(self):
         return self
@@ -222,7 +227,9 @@ class _NpzReader(object):
             if dtype.hasobject or dtype != _F32:
                 raise BundleError("%s: array %r has dtype %s, expected float32 (object arrays are never "
                                   "loaded)" % (self.path, key, dtype))
-            if list(shape) != spec["shape"] or fortran:
+            if fortran:
+                raise BundleError("%s: array %r is stored in Fortran order, expected C order" % (self.path, key))
+            if list(shape) != spec["shape"]:
                 raise BundleError("%s: array %r has shape %r, the manifest declares %r"
                                   % (self.path, key, list(shape), spec["shape"]))
             nbytes = int(np.prod(shape, dtype=np.int64)) * 4
@@ -273,6 +280,11 @@ class _H5Reader(object):
         if list(ds.shape) != spec["shape"]:
             raise BundleError("%s: array %r has shape %r, the manifest declares %r"
                               % (self.path, key, list(ds.shape), spec["shape"]))
+        nbytes = _F32.itemsize * int(np.prod(ds.shape, dtype=np.int64))
+        if ds.chunks is not None or ds.id.get_storage_size() != nbytes:
+            # chunked, compressed or never written: HDF5 would produce the declared size from fewer bytes
+            raise BundleError("%s: array %r is not stored contiguously in full, as bundles are written"
+                              % (self.path, key))
         out = np.empty(ds.shape, dtype=_F32)
         if out.size:
             ds.read_direct(out)

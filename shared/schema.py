@@ -36,8 +36,8 @@ MAX_RANK = 8
 MAX_ARRAY_ELEMENTS = 1 << 34          # 64 Gi elements: declared sizes beyond this are refused outright
 MAX_TOTAL_BYTES = 1 << 40             # 1 TiB in all
 MAX_NODES = 200000
-ARRAY_KEY_RE = re.compile(r"^[A-Za-z0-9_.:+\-]+(/[A-Za-z0-9_.:+\-]+)*$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+ARRAY_KEY_RE = re.compile(r"^[A-Za-z0-9_.:+\-]+(/[A-Za-z0-9_.:+\-]+)*\Z")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")  # \Z: "$" would also match before a final newline
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 _TOP_FIELDS = {

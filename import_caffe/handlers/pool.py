@@ -1,6 +1,6 @@
 """Pooling: max_pool2d / avg_pool2d (SAME and VALID, exact) and global_pool2d."""
 from ..layout import IMAGE, VECTOR, Layout
-from ..padding import avg_divisors, plan_pool_axis
+from ..padding import avg_divisors, plan_pool
 from ..plan import CaffeLayer, Lowering, TensorRef
 from ..registry import Unsupported, register
 from .common import crop_hw
@@ -13,9 +13,8 @@ def _pool(node, ins, names, mode):
     h, w, c = src.shape
     attrs = node["attrs"]
     kernel, strides, pads = attrs["kernel_size"], attrs["strides"], attrs["pads"]
-    plans = [plan_pool_axis(h, kernel[0], strides[0], pads[0], pads[1]),
-             plan_pool_axis(w, kernel[1], strides[1], pads[2], pads[3])]
-    if None in plans:
+    plans = plan_pool((h, w), kernel, strides, pads)
+    if plans is None:
         raise Unsupported("no symmetric Caffe padding reproduces TF's windows for kernel %r, strides %r, "
                           "pads %r" % (kernel, strides, pads))
     out_hw = (plans[0].count, plans[1].count)
