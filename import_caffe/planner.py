@@ -3,6 +3,7 @@ restores HWC order where a consumer needs it, and collects every unsupported nod
 from shared.errors import ConversionError, UnsupportedError
 from shared.unsupported import format_unsupported
 
+from .attrs import check_node
 from .handlers.common import identity_layer
 from .handlers.reshape import restore_hwc
 from .layout import FLAT_CHW, Layout, layout_for_shape, caffe_shape
@@ -39,6 +40,7 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
     unsupported = []
     restored = {}
     inputs = []
+    output_tensors = set(entry["tensor"] for entry in manifest["outputs"])
     for entry in manifest["inputs"]:
         try:
             layer, ref = _input_layer(entry)
@@ -70,14 +72,16 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
         extra = []
         flat = [r for r in ins if r.layout.kind == FLAT_CHW]
         mixed = len(set(r.layout for r in ins)) > 1
-        if flat and (mixed or not handler.accepts_flat(node, ins)):
-            ins = []
-            for t in node["inputs"]:
-                ref, more = canonical(t)
-                ins.append(ref)
-                extra += more
+        node_arrays = arrays_of(node)
+        check_node(node, ins, node_arrays, where)
         try:
-            lowering = handler.func(node, ins, arrays_of(node), Names(node), target)
+            if flat and (mixed or not handler.accepts_flat(node, ins)):
+                ins = []
+                for t in node["inputs"]:
+                    ref, more = canonical(t)
+                    ins.append(ref)
+                    extra += more
+            lowering = handler.func(node, ins, node_arrays, Names(node), target)
         except Unsupported as exc:
             unsupported.append((node["source_type"], node["name"], str(exc)))
             continue
@@ -92,29 +96,51 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
             if list(ref.shape) != list(declared):
                 raise ConversionError("node %r (%s): Caffe output shape %r differs from TF's %r"
                                       % (node["name"], node["source_type"], ref.shape, declared))
+            if tensor in output_tensors and ref.layout.kind == FLAT_CHW and ref.blob == tensor:
+                ref = _rename_blob(lowering.layers, ref, tensor + "/chw_order")
             refs[tensor] = ref
         layers += extra + lowering.layers
         node_layers[node["name"]] = [l.name for l in extra + lowering.layers]
         if lowering.note:
             notes[node["name"]] = lowering.note
-    if unsupported:
-        supported = sorted(set(h.op for h in all_handlers().values()))
-        raise UnsupportedError(format_unsupported(where, unsupported, ["op " + s for s in supported]))
 
     outputs = []
+    producers = dict((t, node) for node in manifest["nodes"] for t in node["outputs"])
     for entry in manifest["outputs"]:
+        if entry["tensor"] not in refs:
+            continue  # its node was unsupported; it is already reported
         ref = refs[entry["tensor"]]
         name = entry["name"]
         if ref.layout.kind == FLAT_CHW:
-            more, ref = restore_hwc(name + "/hwc_order", ref, name + "/hwc_order")
-            layers += more
+            if entry["tensor"] in restored:
+                ref = restored[entry["tensor"]]
+            else:
+                try:
+                    more, ref = restore_hwc(name + "/hwc_order", ref, name)
+                except Unsupported as exc:
+                    node = producers[entry["tensor"]]
+                    unsupported.append((node["source_type"], node["name"], "as a model output: %s" % exc))
+                    continue
+                layers += more
         if ref.blob != name:
             layers.append(identity_layer(name + "/output", ref.blob, name))
             ref = TensorRef(name, ref.shape, ref.layout)
         refs[entry["tensor"]] = ref
         outputs.append((name, ref))
+    if unsupported:
+        supported = sorted(set(h.op for h in all_handlers().values()))
+        raise UnsupportedError(format_unsupported(where, unsupported, ["op " + s for s in supported]))
     _check_unique(layers)
     return NetPlan(manifest["model_name"], layers, refs, node_layers, notes, inputs, outputs)
+
+
+def _rename_blob(layers, ref, blob):
+    """A model output's blob must hold TF order under the output's name, so a node whose output is
+    left in CHW order (a Flatten) writes it under another name; the output stage restores HWC order."""
+    for layer in layers:
+        layer.tops = [blob if t == ref.blob else t for t in layer.tops]
+        layer.bottoms = [blob if b == ref.blob else b for b in layer.bottoms]
+    return TensorRef(blob, ref.shape, ref.layout)
 
 
 def _check_unique(layers):

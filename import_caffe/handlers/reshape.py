@@ -1,4 +1,5 @@
-"""Shape changes: flatten, reshape, pad2d (ZeroPadding2D), and restoring HWC order."""
+"""Shape changes: flatten, reshape, pad2d (ZeroPadding2D), and moving values between TF's HWC order and
+Caffe's CHW order."""
 from ..layout import FLAT_CHW, IMAGE, VECTOR, Layout
 from ..plan import CaffeLayer, Lowering, TensorRef
 from ..registry import Unsupported, register
@@ -28,7 +29,8 @@ def _reshape_flat_ok(node, ins):
     return len(target) == 1 or (ins[0].layout.kind == FLAT_CHW and tuple(target) == ins[0].layout.hwc)
 
 
-@register("reshape", flat_ok=_reshape_flat_ok, composition="Reshape / Flatten")
+@register("reshape", flat_ok=_reshape_flat_ok,
+          composition="Reshape / Flatten (+ Slice and Concat when values move across channels)")
 def reshape(node, ins, arrays, names, target):
     src = ins[0]
     shape = [int(d) for d in node["attrs"]["target_shape"]]
@@ -52,8 +54,13 @@ def reshape(node, ins, arrays, names, target):
         (src.layout.kind == FLAT_CHW and tuple(shape) == src.layout.hwc)
     )
     if not same_order:
-        raise Unsupported("reshape %r -> %r moves values across the channel axis, which needs a "
-                          "transpose stock Caffe does not have" % (tuple(src.shape), tuple(shape)))
+        layers = []
+        if src.layout.kind == IMAGE and src.shape[0] * src.shape[1] > 1 and src.shape[2] > 1:
+            # the image's values in TF's HWC order first (for one cell or one channel CHW is HWC)
+            layers, src = restore_hwc(names.sub("hwc_order"), TensorRef(src.blob, [size], Layout(FLAT_CHW, src.shape)),
+                                      names.sub("hwc_order"))
+        more, ref = hwc_to_image(names.layer, src, names.top, (h, w, c))
+        return Lowering(layers + more, [ref], "values moved across the channel axis with Slice + Concat")
     layer = CaffeLayer(names.layer, "Reshape", [src.blob], [names.top],
                        {"reshape_param": {"shape": {"dim": [0, c, h, w]}}})
     return Lowering([layer], [TensorRef(names.top, shape, Layout(IMAGE))])
@@ -95,3 +102,25 @@ def restore_hwc(name, src, top):
     layers.append(CaffeLayer(name + "/hwc", "Concat", cells, [name + "/hwc"], {"concat_param": {"axis": 1}}))
     layers.append(CaffeLayer(name, "Flatten", [name + "/hwc"], [top], {"flatten_param": {"axis": 1}}))
     return layers, TensorRef(top, src.shape, Layout(VECTOR))
+
+
+def hwc_to_image(name, src, top, hwc):
+    """Layers turning a VECTOR blob in TF's HWC order into the (N, C, H, W) image exactly: Reshape to
+    (N, H*W, C, 1), Slice into H*W cells of (N, 1, C, 1), Concat them along axis 3 into (N, 1, C, H*W)
+    (cell k becomes column k), Reshape to (N, C, H, W). One cell or one channel needs the Reshape only."""
+    h, w, c = hwc
+    cells = h * w
+    layers, blob = [], src.blob
+    if cells > 1 and c > 1:
+        if cells > MAX_REORDER_CELLS:
+            raise Unsupported("reshaping into a %dx%d map needs %d slices (limit %d)"
+                              % (h, w, cells, MAX_REORDER_CELLS))
+        parts = ["%s/cell%d" % (name, k) for k in range(cells)]
+        blob = name + "/chw"
+        layers = [CaffeLayer(name + "/cells", "Reshape", [src.blob], [name + "/cells"],
+                             {"reshape_param": {"shape": {"dim": [0, cells, c, 1]}}}),
+                  CaffeLayer(name + "/split", "Slice", [name + "/cells"], parts,
+                             {"slice_param": {"axis": 1, "slice_point": list(range(1, cells))}}),
+                  CaffeLayer(name + "/chw", "Concat", parts, [blob], {"concat_param": {"axis": 3}})]
+    layers.append(CaffeLayer(name, "Reshape", [blob], [top], {"reshape_param": {"shape": {"dim": [0, c, h, w]}}}))
+    return layers, TensorRef(top, [h, w, c], Layout(IMAGE))
