@@ -61,7 +61,7 @@ demo: setup
 
 test-unit-caffe: caffe-env
 	@echo "== unit tests under the Caffe environment's Python" >&2
-	@cd $(ROOT) && $(CAFFE_RUN) python3 -m pytest -q -p no:cacheprovider tests/unit
+	@cd $(ROOT) && $(CAFFE_RUN) python3 -m pytest -q -p no:cacheprovider tests/unit tests/caffe_env
 
 test: setup test-unit-caffe
 	@echo "== unit and end-to-end tests under the TF environment's Python" >&2

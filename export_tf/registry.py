@@ -49,8 +49,15 @@ class LayerView(object):
         return self.weights[role]
 
 
-def register(*class_names):
+def register(*class_names, **kwargs):
+    """register("Conv2D", ops=("conv2d",)): ops names the manifest ops the handler emits (for the
+    README's support table)."""
+    ops = tuple(kwargs.pop("ops", ()))
+    if kwargs:
+        raise TypeError("unknown register() arguments %s" % sorted(kwargs))
+
     def wrap(func):
+        func.ops = ops
         for class_name in class_names:
             if class_name in _HANDLERS:
                 raise Tf2CaffeError("exporter handler for %r registered twice (%s and %s)"

@@ -5,6 +5,7 @@ The child loads the generated prototxt, fills net.params from the plan, saves th
 loads prototxt + saved weights afresh (verifying the files actually written), runs the reference
 inputs and writes the requested blobs to an .npz the parent reads back (allow_pickle=False).
 """
+import faulthandler
 import os
 import signal
 import sys
@@ -63,6 +64,7 @@ def run(plan, prototxt_path, weights_path, inputs, wanted, workdir):
     if pid == 0:  # child
         code = 0
         try:
+            faulthandler.disable()  # an abort is expected here: Caffe's own log says why
             fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.dup2(fd, 2)
             _child(plan, prototxt_path, weights_path, inputs, wanted, result_path, error_path)

@@ -39,6 +39,10 @@ def main(argv=None):
     from shared.errors import ParityError, Tf2CaffeError, UsageError
     log = (lambda msg: None) if args.quiet else (lambda msg: print("import_caffe: " + msg, file=sys.stderr))
     try:
+        if not os.path.exists(args.bundle):     # the README's status 2: a missing file, like export_tf
+            raise UsageError("%s: no such file" % args.bundle)
+        if os.path.isdir(args.bundle):
+            raise UsageError("%s: is a directory, expected a bundle file (.npz or .h5)" % args.bundle)
         if args.inspect:
             from shared.bundle import read_bundle, summary
             print(summary(read_bundle(args.bundle).manifest))

@@ -148,7 +148,8 @@ def convert(bundle_path, out_dir, log=None, labels=None):
             report["files"] = {}
         with open(os.path.join(staging, "report.json"), "w") as f:
             json.dump(report, f, indent=1)
-        finals = ["report.json"] + ([stem + ".prototxt", weights_name] if ok else [])
+        finals = ([stem + ".prototxt", weights_name] if ok else []) + ["report.json"]  # the report last: it
+        # vouches for the files next to it, so a run killed between these renames never leaves a new report
         for name in finals:
             os.replace(os.path.join(staging, name), os.path.join(out_dir, name))
         if not ok:

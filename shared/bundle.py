@@ -8,12 +8,17 @@ Two containers with the same content:
 
 Bundles are untrusted input. Reading never unpickles (object arrays are refused from their header,
 before any data is read), refuses members the manifest does not declare, checks every array's header
-against the declared dtype and shape before allocating, verifies each sha256 and refuses NaN/Inf.
+against the declared dtype and shape before allocating, verifies each sha256 and refuses NaN/Inf (in
+the arrays, and NaN/Infinity in the manifest). The HDF5 library can crash on a corrupt file, so an .h5
+bundle is read in a forked child first (where fork exists).
 Writing goes to a temporary file in the target folder that is renamed into place only when complete.
 """
+import faulthandler
 import hashlib
 import json
 import os
+import signal
+import sys
 import tempfile
 import zipfile
 
@@ -79,6 +84,9 @@ def write_bundle(path, manifest, arrays):
     for key, arr in prepared.items():
         if not np.isfinite(arr).all():
             raise BundleError("array %r holds NaN or Inf values; refusing to write it" % key)
+    problem = _text_problem(manifest)
+    if problem:
+        raise BundleError("the manifest %s; refusing to write it" % problem)
     text = json.dumps(manifest, indent=1, sort_keys=False).encode("utf-8")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -136,8 +144,14 @@ def read_bundle(path, arrays=True):
         reader = _NpzReader
     elif magic == H5_MAGIC:
         reader = _H5Reader
+        _probe_in_child(path, reader, arrays)
     else:
         raise BundleError("%s: not a bundle (neither an .npz zip archive nor an HDF5 file)" % path)
+    manifest, loaded = _read(path, reader, arrays)
+    return Bundle(path, manifest, loaded)
+
+
+def _read(path, reader, arrays):
     try:
         with reader(path) as src:
             manifest = _parse_manifest(path, src.manifest_bytes())
@@ -155,20 +169,106 @@ def read_bundle(path, arrays=True):
     except Exception as exc:  # zipfile/h5py/numpy failures on corrupt input
         raise BundleError("%s: corrupt or truncated bundle (%s: %s)"
                           % (path, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else ""))
-    return Bundle(path, manifest, loaded)
+    return manifest, loaded
+
+
+def _probe_in_child(path, reader, arrays):
+    """The HDF5 library can crash (SIGSEGV) on a corrupt file, or be left in a state that breaks it for
+    the rest of the process, so an HDF5 bundle is read in a forked child first: a child killed by a
+    signal means a corrupt file, and a child that refuses the file reports its message through a pipe.
+    Only a file the child read in full is read again here."""
+    if not hasattr(os, "fork"):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: no output, none of the parent's exit handlers, only a message and a status
+        code = 1
+        try:
+            os.close(read_end)
+            faulthandler.disable()   # a crash here is expected and reported by the parent
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            try:
+                _read(path, reader, arrays)
+                code = 0
+            except BundleError as exc:
+                os.write(write_end, str(exc).encode("utf-8", "replace")[:8192])
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _, status = os.waitpid(pid, 0)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        os.close(read_end)
+    message = b"".join(chunks).decode("utf-8", "replace")
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = "signal %d" % sig
+        raise BundleError("%s: corrupt HDF5 file (the HDF5 library crashed reading it: %s)" % (path, name))
+    if os.WEXITSTATUS(status) != 0:
+        raise BundleError(message or "%s: the HDF5 file could not be read (exit status %d)"
+                          % (path, os.WEXITSTATUS(status)))
 
 
 def _parse_manifest(path, raw):
     if raw is None:
         raise BundleError("%s: has no %s member; not a tf2caffe bundle" % (path, MANIFEST_MEMBER))
     try:
-        manifest = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+        manifest = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float)
+    except _NonFinite as exc:
+        raise BundleError("%s: the manifest holds NaN or Infinity (%s), which JSON does not allow" % (path, exc))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BundleError("%s: the manifest is not valid JSON (%s)" % (path, exc))
+    problem = _text_problem(manifest)
+    if problem:
+        raise BundleError("%s: the manifest %s" % (path, problem))
     try:
         return validate_manifest(manifest)
     except BundleError as exc:
         raise BundleError("%s: %s" % (path, exc))
+
+
+def _text_problem(manifest):
+    """What makes a parsed manifest unfit to be written back as strict UTF-8 JSON (NaN or Infinity, a lone
+    surrogate such as JSON's "\\ud800" in some string), or None. Names end up in files and protobufs."""
+    try:
+        json.dumps(manifest, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds text that is not valid Unicode (a lone surrogate)"
+    except ValueError as exc:
+        return "holds NaN or Infinity, which JSON does not allow (%s)" % exc
+    return None
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _no_constant(name):
+    raise _NonFinite(name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise _NonFinite(text if len(text) <= 40 else text[:37] + "...")
+    return value
 
 
 def _checked(path, key, spec, arr):

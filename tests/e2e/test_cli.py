@@ -99,7 +99,7 @@ def good_bundle(tmp_path_factory):
 
 def test_import_errors_are_one_line(tmp_path):
     result = import_bundle(str(tmp_path / "missing.npz"), str(tmp_path / "out"))
-    assert result.returncode == 5
+    assert result.returncode == 2          # the README: a missing file is a usage error
     assert "no such file" in one_line_error(result)
     (tmp_path / "empty.npz").write_bytes(b"")
     result = import_bundle(str(tmp_path / "empty.npz"), str(tmp_path / "out"))

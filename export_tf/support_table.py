@@ -1,0 +1,73 @@
+"""The README's supported-layer table, generated from the two registries.
+
+    python -m export_tf.support_table            # print the table
+    python -m export_tf.support_table --write    # rewrite README.md between the markers
+"""
+import os
+import sys
+
+from import_caffe.registry import all_handlers
+
+from .registry import supported_classes
+
+BEGIN = "<!-- support-table:begin -->"
+END = "<!-- support-table:end -->"
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+
+
+def table():
+    importers = all_handlers()
+    lines = ["| Keras layer | family | manifest op | Caffe layers | exact |", "|---|---|---|---|---|"]
+    for class_name, func in sorted(supported_classes().items()):
+        family = func.__module__.rsplit(".", 1)[-1]
+        ops = getattr(func, "ops", ())
+        if not ops:
+            raise ValueError("exporter handler for %s does not declare its ops" % class_name)
+        missing = [op for op in ops if op not in importers]
+        if missing:
+            raise ValueError("%s emits ops %s that no importer handler lowers" % (class_name, missing))
+        comp = "; ".join(importers[op].composition for op in ops)
+        lines.append("| %s | %s | %s | %s | yes |" % (class_name, family, ", ".join(ops), comp))
+    return "\n".join(lines)
+
+
+def unsupported_keras_layers():
+    """Keras layer classes with no handler (needs keras: the TF side only)."""
+    import keras
+    names = set()
+    for name in dir(keras.layers):
+        obj = getattr(keras.layers, name)
+        if isinstance(obj, type) and issubclass(obj, keras.layers.Layer) and obj is not keras.layers.Layer:
+            names.add(obj.__name__)
+    known = set(supported_classes()) | {"InputLayer", "Layer", "Functional", "Model", "Sequential"}
+    return sorted(names - known)
+
+
+def section():
+    text = [BEGIN, table(), ""]
+    text.append("InputLayer maps to Caffe's Input layer; activations named in a layer's `activation` "
+                "argument follow the Activation row. Not supported yet (refused up front with the "
+                "unsupported-layer message): " + ", ".join(unsupported_keras_layers()) + ".")
+    text.append(END)
+    return "\n".join(text)
+
+
+def render_readme(readme_text):
+    start, end = readme_text.index(BEGIN), readme_text.index(END) + len(END)
+    return readme_text[:start] + section() + readme_text[end:]
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if "--write" in argv:
+        with open(README) as f:
+            text = f.read()
+        with open(README, "w") as f:
+            f.write(render_readme(text))
+        return 0
+    print(section())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
