@@ -14,7 +14,10 @@ HAS_CAFFE := $(shell python3 -c "import importlib.util as u, sys; sys.exit(u.fin
 CAFFE_RUN := $(if $(HAS_CAFFE),env PYTHONPATH=$(ROOT) GLOG_minloglevel=2,$(ROOT)/docker/caffe-run)
 BUILD := $(ROOT)/build
 
-.PHONY: setup tf-env caffe-env export import inspect test test-unit-caffe demo clean-env help
+readme-table: tf-env
+	@cd $(ROOT) && PYTHONPATH=$(ROOT) $(TF_PYTHON) -m export_tf.support_table --write
+
+.PHONY: readme-table setup tf-env caffe-env export import inspect test test-unit-caffe demo clean-env help
 help:
 	@sed -n '2,7p' $(ROOT)/Makefile | sed 's/^# //'
 

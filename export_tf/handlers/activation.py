@@ -7,7 +7,7 @@ def _identity():
     return Node("identity", {})
 
 
-@register("Activation")
+@register("Activation", ops=('activation', 'identity'))
 def activation(view):
     attr = activation_attr(view.config.get("activation"))
     if attr is None:
@@ -17,7 +17,7 @@ def activation(view):
     return Node("activation", attr)
 
 
-@register("ReLU")
+@register("ReLU", ops=('activation',))
 def relu(view):
     threshold = float(view.config.get("threshold", 0.0) or 0.0)
     if threshold != 0.0:
@@ -30,13 +30,13 @@ def relu(view):
     })
 
 
-@register("LeakyReLU")
+@register("LeakyReLU", ops=('activation',))
 def leaky_relu(view):
     slope = view.config.get("negative_slope", view.config.get("alpha", 0.3))
     return Node("activation", {"function": "relu", "negative_slope": float(slope), "max_value": None})
 
 
-@register("Softmax")
+@register("Softmax", ops=('activation',))
 def softmax(view):
     axis = view.config.get("axis", -1)
     if isinstance(axis, (list, tuple)):

@@ -25,7 +25,7 @@ def _conv_attrs(view, kernel_hw):
     }
 
 
-@register("Conv2D")
+@register("Conv2D", ops=('conv2d',))
 def conv2d(view):
     kernel = view.weight("kernel")                  # (kh, kw, in / groups, out)
     attrs = _conv_attrs(view, kernel.shape[:2])
@@ -37,7 +37,7 @@ def conv2d(view):
     return Node("conv2d", attrs, arrays)
 
 
-@register("DepthwiseConv2D")
+@register("DepthwiseConv2D", ops=('depthwise_conv2d',))
 def depthwise_conv2d(view):
     role = "kernel" if "kernel" in view.weights else "depthwise_kernel"
     kernel = view.weight(role)                      # (kh, kw, in, multiplier)

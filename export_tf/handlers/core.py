@@ -4,12 +4,13 @@ import numpy as np
 from ..registry import Node, Unsupported, register
 
 
-@register("Dropout", "SpatialDropout2D", "GaussianDropout", "GaussianNoise", "AlphaDropout", "Identity")
+@register("Dropout", "SpatialDropout2D", "GaussianDropout", "GaussianNoise", "AlphaDropout", "Identity",
+          ops=("identity",))
 def identity(view):
     return Node("identity", {})
 
 
-@register("Rescaling")
+@register("Rescaling", ops=('rescale',))
 def rescaling(view):
     channels = view.input_shape[-1]
     values = {}

@@ -3,7 +3,7 @@ from ..registry import Node, register
 from .common import activation_attr
 
 
-@register("Dense")
+@register("Dense", ops=('dense',))
 def dense(view):
     use_bias = bool(view.config.get("use_bias", True))
     arrays = {"kernel": view.weight("kernel")}     # (in, out)

@@ -2,14 +2,14 @@
 from ..registry import Node, Unsupported, register
 
 
-@register("Add")
+@register("Add", ops=('add',))
 def add(view):
     if len(set(tuple(s) for s in view.input_shapes)) != 1:
         raise Unsupported("inputs of different shapes %r (broadcasting)" % (view.input_shapes,))
     return Node("add", {})
 
 
-@register("Concatenate")
+@register("Concatenate", ops=('concat',))
 def concatenate(view):
     rank = len(view.input_shape)
     axis = int(view.config.get("axis", -1))

@@ -2,7 +2,7 @@
 from ..registry import Node, Unsupported, register
 
 
-@register("BatchNormalization")
+@register("BatchNormalization", ops=('batch_norm',))
 def batch_norm(view):
     axis = view.config.get("axis", -1)
     if isinstance(axis, (list, tuple)):

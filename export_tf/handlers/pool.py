@@ -18,12 +18,12 @@ def _pool(view, op):
     return Node(op, attrs)
 
 
-@register("MaxPooling2D")
+@register("MaxPooling2D", ops=('max_pool2d',))
 def max_pool2d(view):
     return _pool(view, "max_pool2d")
 
 
-@register("AveragePooling2D")
+@register("AveragePooling2D", ops=('avg_pool2d',))
 def avg_pool2d(view):
     return _pool(view, "avg_pool2d")
 
@@ -34,11 +34,11 @@ def _global(view, mode):
     return Node("global_pool2d", {"mode": mode, "keepdims": bool(view.config.get("keepdims", False))})
 
 
-@register("GlobalAveragePooling2D")
+@register("GlobalAveragePooling2D", ops=('global_pool2d',))
 def global_avg_pool2d(view):
     return _global(view, "avg")
 
 
-@register("GlobalMaxPooling2D")
+@register("GlobalMaxPooling2D", ops=('global_pool2d',))
 def global_max_pool2d(view):
     return _global(view, "max")

@@ -3,18 +3,18 @@ from ..registry import Node, Unsupported, register
 from .common import channels_last, spatial_input
 
 
-@register("Flatten")
+@register("Flatten", ops=('flatten',))
 def flatten(view):
     channels_last(view)
     return Node("flatten", {})
 
 
-@register("Reshape")
+@register("Reshape", ops=('reshape',))
 def reshape(view):
     return Node("reshape", {"target_shape": [int(d) for d in view.output_shape]})
 
 
-@register("ZeroPadding2D")
+@register("ZeroPadding2D", ops=('pad2d',))
 def zero_padding2d(view):
     channels_last(view)
     spatial_input(view)
