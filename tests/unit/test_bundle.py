@@ -648,3 +648,18 @@ def test_summary_counts_layers_and_parameters(tmp_path):
     assert "Dense x1" in text
     assert "parameters: 68 " in text  # 16 * 4 kernel + 4 bias
     assert "batch 3" in text
+
+
+def test_unreadable_file_is_a_clean_bundle_error(tmp_path, monkeypatch):
+    """As root every file is readable, so the permission failure is simulated at open()."""
+    import errno
+    import shared.bundle as bundle_module
+    path = tmp_path / "locked.npz"
+    path.write_bytes(b"PK\x03\x04 whatever")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    monkeypatch.setattr(bundle_module, "open", denied, raising=False)
+    with pytest.raises(BundleError) as info:
+        bundle_module.read_bundle(str(path))
+    assert "cannot be read" in str(info.value) and "Permission denied" in str(info.value)
