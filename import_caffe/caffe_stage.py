@@ -5,20 +5,17 @@ The child loads the generated prototxt, fills net.params from the plan, saves th
 loads prototxt + saved weights afresh (verifying the files actually written), runs the reference
 inputs and writes the requested blobs to an .npz the parent reads back (allow_pickle=False).
 """
-import faulthandler
 import os
-import signal
-import sys
-import traceback
 
 import numpy as np
 
+from shared import forked
 from shared.errors import ConversionError
 
 HDF5_THRESHOLD_BYTES = 1900 << 20   # protobuf caps a message at 2 GB: larger nets use Caffe's HDF5 weights
 
 
-def _child(plan, prototxt_path, weights_path, inputs, wanted, result_path, error_path):
+def _child(plan, prototxt_path, weights_path, inputs, wanted, result_path):
     import caffe
     caffe.set_mode_cpu()
     net = caffe.Net(prototxt_path, caffe.TEST)
@@ -56,40 +53,16 @@ def _child(plan, prototxt_path, weights_path, inputs, wanted, result_path, error
 def run(plan, prototxt_path, weights_path, inputs, wanted, workdir):
     """Fill and save the net, run `inputs` (name -> NCHW array); return {blob: array} for `wanted`."""
     result_path = os.path.join(workdir, "caffe-blobs.npz")
-    error_path = os.path.join(workdir, "caffe-error.txt")
     log_path = os.path.join(workdir, "caffe-log.txt")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 0
-        try:
-            faulthandler.disable()  # an abort is expected here: Caffe's own log says why
-            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.dup2(fd, 2)
-            _child(plan, prototxt_path, weights_path, inputs, wanted, result_path, error_path)
-        except BaseException as exc:
-            code = 1
-            with open(error_path, "w") as f:
-                f.write("%s: %s\n" % (type(exc).__name__, exc))
-                traceback.print_exc(file=f)
-        finally:
-            os._exit(code)
-    try:
-        _, status = os.waitpid(pid, 0)
-    except KeyboardInterrupt:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
+    result = forked.run_forked(lambda: _child(plan, prototxt_path, weights_path, inputs, wanted, result_path),
+                               stderr_path=log_path)   # Caffe's own log says why it aborted
+    if result.signal is not None:
         raise ConversionError("Caffe aborted (signal %d) while loading or running the generated net: %s"
-                              % (sig, _check_line(log_path)))
-    if os.WEXITSTATUS(status) != 0:
+                              % (result.signal, _check_line(log_path)))
+    if result.exit_code != 0:
         message = "unknown failure"
-        if os.path.exists(error_path):
-            with open(error_path) as f:
-                message = f.readline().strip()
+        if result.error_type:
+            message = "%s: %s" % (result.error_type, (result.message.splitlines() or [""])[0].strip())
         raise ConversionError("the Caffe stage failed: %s" % message)
     with np.load(result_path, allow_pickle=False) as data:
         return dict((blob, data["b%d" % i]) for i, blob in enumerate(wanted) if inputs)

@@ -13,17 +13,16 @@ the arrays, and NaN/Infinity in the manifest). The HDF5 library can crash on a c
 bundle is read in a forked child first (where fork exists).
 Writing goes to a temporary file in the target folder that is renamed into place only when complete.
 """
-import faulthandler
 import hashlib
 import json
 import os
 import signal
-import sys
 import tempfile
 import zipfile
 
 import numpy as np
 
+from . import forked
 from .errors import BundleError
 from .schema import FORMAT_NAME, FORMAT_VERSION, validate_manifest
 
@@ -175,55 +174,21 @@ def _read(path, reader, arrays):
 def _probe_in_child(path, reader, arrays):
     """The HDF5 library can crash (SIGSEGV) on a corrupt file, or be left in a state that breaks it for
     the rest of the process, so an HDF5 bundle is read in a forked child first: a child killed by a
-    signal means a corrupt file, and a child that refuses the file reports its message through a pipe.
+    signal means a corrupt file, and a child that refuses the file reports its message.
     Only a file the child read in full is read again here."""
-    if not hasattr(os, "fork"):
+    if not forked.available():
         return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: no output, none of the parent's exit handlers, only a message and a status
-        code = 1
+    result = forked.run_forked(lambda: _read(path, reader, arrays))
+    if result.signal is not None:
         try:
-            os.close(read_end)
-            faulthandler.disable()   # a crash here is expected and reported by the parent
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-            try:
-                _read(path, reader, arrays)
-                code = 0
-            except BundleError as exc:
-                os.write(write_end, str(exc).encode("utf-8", "replace")[:8192])
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    try:
-        chunks = []
-        while True:
-            chunk = os.read(read_end, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        _, status = os.waitpid(pid, 0)
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise
-    finally:
-        os.close(read_end)
-    message = b"".join(chunks).decode("utf-8", "replace")
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(sig).name
+            name = signal.Signals(result.signal).name
         except ValueError:
-            name = "signal %d" % sig
+            name = "signal %d" % result.signal
         raise BundleError("%s: corrupt HDF5 file (the HDF5 library crashed reading it: %s)" % (path, name))
-    if os.WEXITSTATUS(status) != 0:
-        raise BundleError(message or "%s: the HDF5 file could not be read (exit status %d)"
-                          % (path, os.WEXITSTATUS(status)))
+    if result.exit_code != 0:
+        if result.error_type == "BundleError" and result.message:
+            raise BundleError(result.message)
+        raise BundleError("%s: the HDF5 file could not be read (exit status %d)" % (path, result.exit_code))
 
 
 def _parse_manifest(path, raw):
