@@ -37,14 +37,8 @@ def reshape(node, ins, arrays, names, target):
     size = 1
     for d in src.shape:
         size *= d
-    if len(shape) == 1:
-        if src.layout.kind == IMAGE:
-            h, w, c = src.shape
-            lay = Layout(VECTOR) if (h * w == 1 or c == 1) else Layout(FLAT_CHW, (h, w, c))
-        else:
-            lay = src.layout
-        layer = CaffeLayer(names.layer, "Flatten", [src.blob], [names.top], {"flatten_param": {"axis": 1}})
-        return Lowering([layer], [TensorRef(names.top, shape, lay)])
+    if len(shape) == 1:   # Reshape((-1,)) is a Flatten
+        return flatten(node, ins, arrays, names, target)
     if len(shape) != 3:
         raise Unsupported("target shape %r: only (C,) and (H, W, C) tensors are supported" % (shape,))
     h, w, c = shape
