@@ -20,7 +20,9 @@ MAX_RANK = 8
 _ATTR = object()             # "read the value from attrs[key]"
 
 
-class _Node(object):
+class NodeCheck(object):
+    """What a check rule sees: the node, with helpers that validate one field each."""
+
     def __init__(self, node, where):
         self.node = node
         self.attrs = node["attrs"]
@@ -223,15 +225,28 @@ RULES = {
 MERGES = ("add", "concat")     # one input or more; every other op with rules here takes exactly one
 
 
-def check_node(node, ins, arrays, where="bundle"):
+def check_node(node, ins, arrays, where="bundle", handler=None):
     """Raise BundleError if `node`'s attributes or arrays cannot be what its op expects for inputs `ins`
-    (TensorRefs) — see the module docstring. arrays: the node's arrays by role (TF layout)."""
-    if node["op"] not in RULES and node["op"] not in MERGES:
+    (TensorRefs) — see the module docstring. arrays: the node's arrays by role (TF layout). handler: the
+    op's registry entry, whose ``check`` and ``inputs`` apply to ops without rules here."""
+    op = node["op"]
+    if op in RULES or op in MERGES:
+        rule = RULES.get(op)
+        arity = "many" if op in MERGES else 1
+    elif handler is not None:
+        rule, arity = handler.check, handler.inputs
+    else:
         return
-    rule = RULES[node["op"]] if node["op"] in RULES else None
-    n = _Node(node, where)
-    if not ins or (node["op"] not in MERGES and len(ins) != 1):
-        n.fail("inputs", "op %r takes %s input, found %d" % (node["op"], "at least one" if node["op"] in MERGES
-                                                                 else "exactly one", len(ins)))
+    n = NodeCheck(node, where)
+    if arity == "many":
+        if not ins:
+            n.fail("inputs", "op %r takes at least one input, found 0" % op)
+    elif len(ins) != arity:
+        n.fail("inputs", "op %r takes exactly %d input%s, found %d" % (op, arity, "" if arity == 1 else "s",
+                                                                        len(ins)))
     if rule is not None:
         rule(n, ins, arrays)
+
+
+def no_attrs(n, ins, arrays):
+    """The check rule of an op that reads no attributes and no arrays."""

@@ -73,7 +73,7 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
         flat = [r for r in ins if r.layout.kind == FLAT_CHW]
         mixed = len(set(r.layout for r in ins)) > 1
         node_arrays = arrays_of(node)
-        check_node(node, ins, node_arrays, where)
+        check_node(node, ins, node_arrays, where, handler)
         try:
             if flat and (mixed or not handler.accepts_flat(node, ins)):
                 ins = []

@@ -12,6 +12,12 @@ It returns Caffe layers with their blobs in Caffe layout; it never touches caffe
 ``Unsupported(reason)`` for what stock Caffe cannot express. ``flat_ok`` says whether the handler
 accepts FLAT_CHW inputs as they are (True, False, or a predicate on (node, ins)); otherwise the
 planner restores HWC order first. Registering an op twice raises at import time.
+
+Every op also declares how many inputs it takes (``inputs=1``, or ``inputs="many"`` for merges) and,
+with ``check=rule``, a rule ``rule(n, ins, arrays)`` that validates the untrusted attributes and arrays
+the handler reads, using the helpers of ``import_caffe.attrs.NodeCheck`` (``n.int``, ``n.ints``,
+``n.number``, ``n.array``, ...). The rule runs before the handler; a malformed node becomes a
+BundleError naming the node and field. Put the rule next to its handler.
 """
 from shared.errors import Tf2CaffeError
 
@@ -23,8 +29,10 @@ class Unsupported(Exception):
 
 
 class Handler(object):
-    def __init__(self, op, func, flat_ok, family, composition):
+    def __init__(self, op, func, flat_ok, family, composition, check=None, inputs=1):
         self.op = op
+        self.check = check
+        self.inputs = inputs
         self.func = func
         self.flat_ok = flat_ok
         self.family = family
@@ -44,14 +52,17 @@ class Target(object):
         self.name = name
 
 
-def register(op, flat_ok=False, composition=""):
-    """composition: the Caffe layers the op lowers to, for the README table."""
+def register(op, flat_ok=False, composition="", check=None, inputs=1):
+    """composition: the Caffe layers the op lowers to, for the README table. check, inputs: see the
+    module docstring."""
+    if inputs != "many" and not (isinstance(inputs, int) and inputs >= 1):
+        raise Tf2CaffeError("register(%r): inputs must be a positive integer or 'many'" % op)
     def wrap(func):
         if op in _HANDLERS:
             raise Tf2CaffeError("importer handler for op %r registered twice (%s and %s)"
                                 % (op, _HANDLERS[op].func.__module__, func.__module__))
         family = func.__module__.rsplit(".", 1)[-1]
-        _HANDLERS[op] = Handler(op, func, flat_ok, family, composition)
+        _HANDLERS[op] = Handler(op, func, flat_ok, family, composition, check, inputs)
         return func
     return wrap
 
