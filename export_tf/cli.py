@@ -29,6 +29,8 @@ def parser():
                                               "use instead of random ones")
     p.add_argument("--no-activations", action="store_true",
                    help="do not store every layer's TF output (smaller bundle, outputs-only report)")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a plugin file teaching the converter a custom layer (repeatable; see the README)")
     p.add_argument("-q", "--quiet", action="store_true")
     return p
 
@@ -60,7 +62,7 @@ def main(argv=None):
         log = (lambda msg: None) if args.quiet else (lambda msg: print("export_tf: " + msg, file=sys.stderr))
         manifest = export(args.model, args.output, batch=args.batch, seed=args.seed,
                           input_shape=args.input_shape, reference_inputs=provided,
-                          activations=not args.no_activations, log=log)
+                          activations=not args.no_activations, log=log, plugins=args.plugin)
     except Tf2CaffeError as exc:
         print("export_tf: error: %s" % exc, file=sys.stderr)
         return exc.exit_code

@@ -122,11 +122,13 @@ def build_manifest(model, graph, source, inputs, values, activations=True):
 
 
 def export(model_path, bundle_path, batch=2, seed=0, input_shape=None, reference_inputs=None,
-           activations=True, log=None):
+           activations=True, log=None, plugins=()):
     """Export a model file to a bundle. Returns the written manifest."""
     log = log or (lambda msg: None)
     log("loading %s" % model_path)
-    model, source = load_model(model_path)
+    from .plugins import activate, custom_objects
+    activate(plugins)
+    model, source = load_model(model_path, custom_objects())
     graph = flatten_model(model)
     inputs = make_inputs(graph, batch, seed, input_shape, reference_inputs)
     log("running %d layers in TensorFlow on %d reference input(s)" % (len(graph.nodes),

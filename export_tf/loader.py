@@ -21,7 +21,7 @@ def _first_line(exc):
     return "%s: %s" % (type(exc).__name__, text[0] if text else "")
 
 
-def load_model(path):
+def load_model(path, custom_objects=None):
     """Return (model, source info). Raises UsageError / ModelLoadError with a one-line message."""
     if not os.path.exists(path):
         raise UsageError("%s: no such file" % path)
@@ -31,9 +31,9 @@ def load_model(path):
         raise UsageError("%s: cannot be read (permission denied)" % path)
     suffix = os.path.splitext(path)[1].lower()
     if suffix in KERAS_SUFFIXES:
-        model, fmt = _load_keras3(path), "keras"
+        model, fmt = _load_keras3(path, custom_objects), "keras"
     elif suffix in H5_SUFFIXES:
-        model, fmt = _load_h5(path)
+        model, fmt = _load_h5(path, custom_objects)
     else:
         raise UsageError("%s: unknown model format %r; expected a .keras file or a full-model .h5 file"
                          % (path, suffix))
@@ -41,15 +41,15 @@ def load_model(path):
     return model, info
 
 
-def _load_keras3(path):
+def _load_keras3(path, custom_objects=None):
     import keras
     try:
-        return keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, custom_objects=custom_objects or None, compile=False)
     except Exception as exc:
         raise ModelLoadError("%s: Keras could not load the model (%s)" % (path, _first_line(exc)))
 
 
-def _load_h5(path):
+def _load_h5(path, custom_objects=None):
     import h5py
     try:
         with h5py.File(path, "r") as f:
@@ -61,7 +61,7 @@ def _load_h5(path):
                              "(model.save) and convert that file" % path)
     import keras
     try:
-        return keras.models.load_model(path, compile=False), "h5"
+        return keras.models.load_model(path, custom_objects=custom_objects or None, compile=False), "h5"
     except Exception as exc3:
         keras3_error = _first_line(exc3)
     # Keras 3 refuses some files that Keras 2 wrote; Keras 2 itself (tf_keras) reads them.

@@ -13,6 +13,8 @@ def parser():
     p.add_argument("--inspect", action="store_true", help="print the bundle's summary and exit")
     p.add_argument("--labels", help=".npy of integer class labels for the reference inputs: the report "
                                     "then gives TF's and Caffe's accuracy and their agreement")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a plugin file with the Caffe lowering of a custom layer (repeatable; see the README)")
     p.add_argument("-q", "--quiet", action="store_true", help="print the summary, not the per-layer table")
     return p
 
@@ -52,7 +54,8 @@ def main(argv=None):
         from . import report as report_text
         from .convert import convert
         try:
-            report = convert(args.bundle, args.output, log=log, labels=_labels(args.labels))
+            report = convert(args.bundle, args.output, log=log, labels=_labels(args.labels),
+                             plugins=args.plugin)
         except ParityError as exc:
             if exc.report is not None:
                 print(report_text.table(exc.report, max_rows=60 if args.quiet else None))

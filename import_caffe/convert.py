@@ -87,12 +87,14 @@ def _accuracy(manifest, plan, ref_values, blobs, labels):
     return out
 
 
-def convert(bundle_path, out_dir, log=None, labels=None):
+def convert(bundle_path, out_dir, log=None, labels=None, plugins=()):
     """Convert; returns the report dict. Raises a Tf2CaffeError subclass on any failure."""
     log = log or (lambda msg: None)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UsageError("%s: exists and is not a folder" % out_dir)
     log("reading %s" % bundle_path)
+    from .plugins import activate
+    activate(plugins)
     bundle = read_bundle(bundle_path)
     manifest = bundle.manifest
     target = detect_target()

@@ -64,7 +64,7 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
     for node in manifest["nodes"]:
         handler = handler_for(node["op"])
         if handler is None:
-            unsupported.append((node["source_type"], node["name"], "op %r is unknown to this importer" % node["op"]))
+            unsupported.append((node["source_type"], node["name"], "op %r is unknown to this importer (a custom layer? give its plugin with --plugin FILE)" % node["op"]))
             continue
         if any(t not in refs for t in node["inputs"]):
             continue  # an upstream node was unsupported; it is already reported

@@ -18,5 +18,6 @@ def format_unsupported(where, entries, supported):
         lines.append("  %s%s x%d (first: %s)" % (kind, detail, count, first))
     lines.append("  supported: %s" % ", ".join(sorted(supported)))
     lines.append("  what to do: replace these layers with supported ones (see the README's supported-layer "
-                 "table), or remove them before converting.")
+                 "table), remove them before converting, or teach the converter your own layer with a plugin "
+                 "(--plugin FILE, see the README).")
     return "\n".join(lines)
