@@ -108,14 +108,16 @@ class _Walker(object):
             if len(inner_inputs) != len(input_ids):
                 raise ModelLoadError("nested model %r takes %d inputs, called with %d"
                                      % (layer.name, len(inner_inputs), len(input_ids)))
+            before = set(self.tensor_ids)
             for inner, outer in zip(inner_inputs, input_ids):
                 self.tensor_ids[id(inner)] = outer
             inner_out = self.walk(layer, prefix + layer.name + "/")
+            # forget every tensor of this call inside the inner model: it may be called again, on
+            # other inputs, and its symbolic tensors are the same objects then
+            for inner_key in set(self.tensor_ids) - before:
+                del self.tensor_ids[inner_key]
             for sym, tid in zip(_node_outputs(node), inner_out):
                 self.tensor_ids[id(sym)] = tid
-            # forget the inner input mapping: the inner model may be called again
-            for inner in inner_inputs:
-                self.tensor_ids.pop(id(inner), None)
             return self.tensor_ids[key]
         name = self.unique(prefix + layer.name)
         outs = _node_outputs(node)
@@ -148,6 +150,11 @@ def flatten_model(model):
     names = list(getattr(model, "output_names", None) or [])
     if len(names) != len(out_ids):
         names = list(out_ids)
+    seen = set()
+    for i, name in enumerate(names):   # a layer called twice gives two outputs the same name
+        if name in seen:
+            names[i] = out_ids[i]
+        seen.add(names[i])
     outputs = list(zip(names, out_ids))
     _rename_outputs(walker.nodes, outputs, set(i[1] for i in inputs))
     outputs = [(name, name) for name, _ in outputs]
