@@ -67,6 +67,7 @@ def main(argv=None):
         for key in ("prototxt", "weights"):
             print("wrote %s" % os.path.join(args.output, report["files"][key]))
         print("wrote %s" % os.path.join(args.output, "report.json"))
+        print("wrote %s" % os.path.join(args.output, "report.html"))
         return 0
     except Tf2CaffeError as exc:
         print("import_caffe: error: %s" % exc, file=sys.stderr)

@@ -12,7 +12,7 @@ import tempfile
 from shared.bundle import read_bundle
 from shared.errors import ParityError, UsageError
 
-from . import __version__, caffe_stage, layout, netbuild, tolerances, verify
+from . import __version__, caffe_stage, layout, netbuild, report_html, tolerances, verify
 from .plan import Names
 from .planner import plan_net
 from .registry import Target
@@ -145,12 +145,18 @@ def convert(bundle_path, out_dir, log=None, labels=None, plugins=()):
             "accuracy": accuracy,
             "files": {"prototxt": stem + ".prototxt", "weights": weights_name},
         }
+        for entry in report["inputs"]:
+            value = inputs.get(entry["name"])
+            if value is not None and value.size:
+                entry["reference_range"] = {"min": float(value.min()), "mean": float(value.mean()),
+                                            "max": float(value.max())}
         ok = summary["status"] == verify.OK
         if not ok:
             report["files"] = {}
         with open(os.path.join(staging, "report.json"), "w") as f:
             json.dump(report, f, indent=1)
-        finals = ([stem + ".prototxt", weights_name] if ok else []) + ["report.json"]  # the report last: it
+        report_html.write(report, os.path.join(staging, "report.html"))
+        finals = ([stem + ".prototxt", weights_name] if ok else []) + ["report.html", "report.json"]  # report last: it
         # vouches for the files next to it, so a run killed between these renames never leaves a new report
         for name in finals:
             os.replace(os.path.join(staging, name), os.path.join(out_dir, name))

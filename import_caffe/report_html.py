@@ -1,0 +1,200 @@
+"""report.json -> report.html: one self-contained page (no scripts, no external files) with the parity
+table, a plot of the difference per layer in network order (inline SVG drawn here: the Caffe environment
+needs no plotting library), the approximations used and the input the Caffe net expects.
+
+Every name comes from an untrusted bundle: everything shown goes through `_e` (html.escape)."""
+import html
+import math
+
+STATUS_COLOURS = {"ok": "#1a7f37", "inaccurate": "#b35900", "failed": "#cf222e", "not compared": "#6e7781"}
+_FLOOR_EXP = -10    # the plot's lowest decade: differences of exactly 0 are drawn there
+
+
+def _e(value):
+    return html.escape(str(value), quote=True)
+
+
+def _num(value):
+    return "-" if value is None else "%.2e" % value
+
+
+def _shape(shape):
+    return " &times; ".join(_e(d) for d in shape)
+
+
+def _status_class(status):
+    return "s-" + str(status).replace(" ", "-")
+
+
+def _table(report):
+    out = ['<table class="layers"><thead><tr><th>#</th><th>TF layer</th><th>type</th><th>Caffe layers</th>'
+           '<th>shape (TF, no batch)</th><th>max abs</th><th>max rel</th><th>tolerance</th><th>status</th>'
+           '<th>note</th></tr></thead><tbody>']
+    for i, row in enumerate(report["layers"]):
+        note = row.get("note") or row.get("error") or ""
+        if "argmax_agree" in row:
+            note = ("argmax agrees on %d/%d. " % (row["argmax_agree"], row["argmax_total"])) + note
+        out.append('<tr class="%s"><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
+                   '<td>%s</td><td class="status">%s</td><td>%s</td></tr>'
+                   % (_status_class(row["status"]), i + 1, _e(row["layer"]) + (" (output)" if row.get("output") else ""),
+                      _e(row["type"]), "<br>".join(_e(n) for n in row.get("caffe_layers") or []) or "(reused)",
+                      _shape(row["shape"]), _num(row.get("max_abs")), _num(row.get("max_rel")),
+                      _num(row.get("tolerance")), _e(row["status"]), _e(note)))
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _plot(report, width=900, height=260):
+    """max rel per compared tensor, log scale, in network order; the tolerance as a dashed line."""
+    rows = report["layers"]
+    if not rows:
+        return "<p>No tensors.</p>"
+    left, right, top, bottom = 60, 10, 10, 30
+    w, h = width - left - right, height - top - bottom
+    values = [r.get("max_rel") for r in rows]
+    finite = [v for v in values if v]
+    hi_exp = max(0, int(math.ceil(math.log10(max(finite))))) if finite else 0
+    lo_exp = min(_FLOOR_EXP, int(math.floor(math.log10(min(finite))))) if finite else _FLOOR_EXP
+
+    def y_of(value):
+        exp = _FLOOR_EXP if not value else max(lo_exp, math.log10(value))
+        return top + h * (hi_exp - exp) / float(hi_exp - lo_exp)
+
+    def x_of(i):
+        return left + (w * (i + 0.5) / len(rows))
+
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" '
+             'aria-label="maximum relative difference per layer">' % (width, height, width, height),
+             '<rect x="%d" y="%d" width="%d" height="%d" fill="#fafafa" stroke="#d0d7de"/>' % (left, top, w, h)]
+    for exp in range(lo_exp, hi_exp + 1, 2):
+        y = y_of(10.0 ** exp)
+        parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eaeef2"/>' % (left, left + w, y, y))
+        parts.append('<text x="%d" y="%.1f" font-size="11" text-anchor="end" dominant-baseline="middle">1e%d</text>'
+                     % (left - 4, y, exp))
+    tols = sorted(set(r["tolerance"] for r in rows if r.get("tolerance")))
+    for tol in tols:
+        y = y_of(tol)
+        parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#cf222e" stroke-dasharray="6 4">'
+                     '<title>tolerance %s</title></line>' % (left, left + w, y, y, _num(tol)))
+    points = []
+    for i, (row, value) in enumerate(zip(rows, values)):
+        if row["status"] == "not compared":
+            continue
+        x, y = x_of(i), y_of(value)
+        points.append((x, y))
+        parts.append('<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"><title>%d. %s (%s): max rel %s, %s</title>'
+                     '</circle>' % (x, y, STATUS_COLOURS.get(row["status"], "#000"), i + 1, _e(row["layer"]),
+                                    _e(row["type"]), _num(value), _e(row["status"])))
+    if len(points) > 1:
+        parts.insert(-len(points), '<polyline fill="none" stroke="#8c959f" stroke-width="1" points="%s"/>'
+                     % " ".join("%.1f,%.1f" % p for p in points))
+    parts.append('<text x="%d" y="%d" font-size="11" text-anchor="middle">layers in network order (1 to %d); '
+                 'a difference of exactly 0 is drawn at 1e%d</text>' % (left + w // 2, height - 8, len(rows), lo_exp))
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _approximations(report):
+    items = report.get("approximations")
+    if not items:
+        return "<p>None: every layer is lowered exactly (up to float32 round-off).</p>"
+    if isinstance(items, dict):
+        items = [dict(layer=k, **(v if isinstance(v, dict) else {"note": v})) for k, v in items.items()]
+    out = ["<ul>"]
+    for item in items:
+        if isinstance(item, dict):
+            text = "; ".join("%s: %s" % (_e(k), _e(_num(v) if isinstance(v, float) else v))
+                             for k, v in item.items())
+        else:
+            text = _e(item)
+        out.append("<li>%s</li>" % text)
+    out.append("</ul>")
+    return "\n".join(out)
+
+
+def _inputs(report):
+    out = ["<table><thead><tr><th>input blob</th><th>Caffe shape</th><th>TF shape</th><th>layout</th>"
+           "<th>reference values (min / mean / max)</th></tr></thead><tbody>"]
+    for entry in report.get("inputs", []):
+        rng = entry.get("reference_range")
+        rng_text = ("%.4g / %.4g / %.4g" % (rng["min"], rng["mean"], rng["max"])) if rng else "-"
+        out.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+                   % (_e(entry["name"]), _shape(entry["caffe_shape"]), _shape(entry["tf_shape"]),
+                      _e(entry["layout"]), _e(rng_text)))
+    out.append("</tbody></table>")
+    out.append("<p>Feed Caffe the same values you fed TensorFlow, only transposed: an image input is NCHW "
+               "(<code>x.transpose(0, 3, 1, 2)</code> of TF's NHWC). The converter adds no preprocessing: no "
+               "mean subtraction, no scaling, and the channel order is the TF model's own (no RGB/BGR swap). "
+               "If the model was trained on preprocessed images, apply that same preprocessing before Caffe. "
+               "The range above is that of the reference inputs the parity was measured on.</p>")
+    return "\n".join(out)
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:1.5em;color:#1f2328}
+table{border-collapse:collapse;font-size:13px;margin:.5em 0}
+th,td{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}
+tr.s-ok td.status{background:#dafbe1}
+tr.s-inaccurate td, tr.s-inaccurate td.status{background:#fff1e5}
+tr.s-failed td, tr.s-failed td.status{background:#ffebe9}
+tr.s-not-compared td{color:#6e7781}
+.verdict{font-size:1.2em;font-weight:bold}
+code{background:#f6f8fa;padding:0 3px}"""
+
+
+def render(report):
+    s = report["summary"]
+    colour = STATUS_COLOURS.get(s["status"], "#000")
+    head = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+            "<title>tf2caffe parity report: %s</title>" % _e(report["model"]), "<style>%s</style>" % _CSS,
+            "</head><body>", "<h1>tf2caffe parity report: %s</h1>" % _e(report["model"])]
+    verdict = '<p class="verdict" style="color:%s">parity: %s</p>' % (colour, _e(s["status"].upper()))
+    facts = ["%d tensors compared on %d reference input(s); largest relative difference on an output: %s"
+             % (s["layers_compared"], report["batch"], _num(s.get("outputs_max_rel")))]
+    if s.get("first_divergence"):
+        facts.append("first layer that diverges: %s" % s["first_divergence"])
+    facts.append("source: %s (%s); exported by %s %s with TensorFlow %s, Keras %s; Caffe target %s" % (
+        report["source"].get("path"), report["source"].get("format"), report["producer"].get("name"),
+        report["producer"].get("version"), report["producer"].get("tensorflow"), report["producer"].get("keras"),
+        report.get("target")))
+    files = report.get("files") or {}
+    if files:
+        facts.append("files: " + ", ".join(str(v) for v in files.values()))
+    for acc in report.get("accuracy") or []:
+        facts.append("accuracy on %d labelled inputs (%s): TF %.2f%%, Caffe %.2f%%; predictions agree on %d/%d"
+                     % (acc["inputs"], acc["output"], 100 * acc["tf_accuracy"], 100 * acc["caffe_accuracy"],
+                        acc["agree"], acc["inputs"]))
+    manual = report.get("manual")
+    body = [verdict, "<ul>%s</ul>" % "".join("<li>%s</li>" % _e(f) for f in facts)]
+    if manual:
+        body += ["<h2>Your prototxt: what matched</h2>", _manual(manual)]
+    body += ["<h2>Difference per layer</h2>", _plot(report),
+             "<h2>Per-layer parity</h2>", _table(report),
+             "<h2>Approximations</h2>", _approximations(report)]
+    notes = report.get("notes") or {}
+    if notes:
+        body += ["<h2>Compositions</h2>", "<ul>%s</ul>" % "".join(
+            "<li>%s: %s</li>" % (_e(k), _e(v)) for k, v in notes.items())]
+    body += ["<h2>What the Caffe net expects</h2>", _inputs(report)]
+    tol = (report.get("tolerances") or {}).get("default")
+    if tol:
+        body.append("<p>Tolerance: max |Caffe &minus; TF| &le; %s &times; max |TF| per tensor (%s).</p>"
+                    % (_num(tol["rel"]), _e(tol["reason"])))
+    return "\n".join(head + body + ["</body></html>", ""])
+
+
+def _manual(manual):
+    out = ["<table><thead><tr><th>TF layer</th><th>your Caffe layer</th><th>result</th></tr></thead><tbody>"]
+    for m in manual.get("matched", []):
+        out.append("<tr class=\"s-ok\"><td>%s</td><td>%s</td><td class=\"status\">filled</td></tr>"
+                   % (_e(m["tf_layer"]), _e(", ".join(m["caffe_layers"]))))
+    out.append("</tbody></table>")
+    for key, label in (("unused_caffe_layers", "Caffe layers of yours without weights from TF"),):
+        if manual.get(key):
+            out.append("<p>%s: %s</p>" % (label, _e(", ".join(manual[key]))))
+    return "\n".join(out)
+
+
+def write(report, path):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(render(report))
