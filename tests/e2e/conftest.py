@@ -60,9 +60,9 @@ def randomize(model, seed=0):
                 var.assign(rng.normal(0.0, 0.2, shape).astype("float32"))
             elif role == "gamma":
                 var.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
-            elif role == "moving_mean":
+            elif role in ("moving_mean", "mean"):       # BatchNormalization, Normalization
                 var.assign(rng.normal(0.0, 0.5, shape).astype("float32"))
-            elif role == "moving_variance":
+            elif role in ("moving_variance", "variance"):
                 var.assign(rng.uniform(0.5, 2.0, shape).astype("float32"))
     return model
 
