@@ -1,4 +1,4 @@
-"""Convolutions: Conv2D, DepthwiseConv2D."""
+"""Convolutions: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose."""
 from ..padding import resolve_pads
 from ..registry import Node, Unsupported, register
 from .common import activation_attr, channels_last, pair, spatial_input
@@ -47,3 +47,61 @@ def depthwise_conv2d(view):
     if attrs["use_bias"]:
         arrays["bias"] = view.weight("bias")
     return Node("depthwise_conv2d", attrs, arrays)
+
+
+@register("SeparableConv2D", ops=('separable_conv2d',))
+def separable_conv2d(view):
+    """A depthwise convolution (strides, dilation and padding apply to it) then a 1x1 convolution."""
+    depthwise = view.weight("depthwise_kernel")     # (kh, kw, in, multiplier)
+    pointwise = view.weight("pointwise_kernel")     # (1, 1, in * multiplier, filters)
+    attrs = _conv_attrs(view, depthwise.shape[:2])
+    attrs["depth_multiplier"] = int(depthwise.shape[3])
+    attrs["filters"] = int(pointwise.shape[3])
+    arrays = {"depthwise_kernel": depthwise, "pointwise_kernel": pointwise}
+    if attrs["use_bias"]:
+        arrays["bias"] = view.weight("bias")
+    return Node("separable_conv2d", attrs, arrays)
+
+
+def _transpose_offset(padding, size, out, kernel, stride):
+    """Where TF's Conv2DTranspose output starts inside the full transposed convolution (length
+    (size - 1) * stride + kernel, input cell i feeding cells i * stride .. i * stride + kernel - 1):
+    TF computes the gradient of a forward convolution from `out` cells to `size` cells, so it drops the
+    forward convolution's leading pad, total // 2 with the extra cell after (bottom/right)."""
+    if padding == "valid":
+        return 0
+    return max((size - 1) * stride + kernel - out, 0) // 2
+
+
+@register("Conv2DTranspose", ops=('conv2d_transpose',))
+def conv2d_transpose(view):
+    kernel = view.weight("kernel")                  # (kh, kw, out, in)
+    channels_last(view)
+    h, w, _ = spatial_input(view)
+    out_h, out_w, _ = view.output_shape
+    strides = pair(view.config.get("strides", 1))
+    dilation = pair(view.config.get("dilation_rate", 1))
+    if dilation != [1, 1]:
+        raise Unsupported("dilation_rate %r (TensorFlow's own CPU kernel refuses a dilated Conv2DTranspose, "
+                          "so there is no reference to verify against)" % (dilation,))
+    padding = view.config.get("padding", "valid")
+    if padding not in ("valid", "same"):
+        raise Unsupported("padding=%r" % padding)
+    output_padding = view.config.get("output_padding")
+    kh, kw = int(kernel.shape[0]), int(kernel.shape[1])
+    attrs = {
+        "kernel_size": [kh, kw],
+        "strides": strides,
+        "padding": padding,
+        "output_padding": None if output_padding is None else pair(output_padding),
+        "offset": [_transpose_offset(padding, h, out_h, kh, strides[0]),
+                   _transpose_offset(padding, w, out_w, kw, strides[1])],
+        "output_size": [int(out_h), int(out_w)],
+        "filters": int(kernel.shape[2]),
+        "use_bias": bool(view.config.get("use_bias", True)),
+        "activation": activation_attr(view.config.get("activation", "linear")),
+    }
+    arrays = {"kernel": kernel}
+    if attrs["use_bias"]:
+        arrays["bias"] = view.weight("bias")
+    return Node("conv2d_transpose", attrs, arrays)

@@ -1,0 +1,125 @@
+"""Spatial resizing: upsample2d (UpSampling2D nearest and bilinear, as fixed-kernel depthwise
+Deconvolutions) and crop2d (Cropping2D, as Slice)."""
+import numpy as np
+
+from ..attrs import MAX_WINDOW
+from ..layout import IMAGE, Layout
+from ..plan import CaffeLayer, Lowering, TensorRef
+from ..registry import Unsupported, register
+from .common import crop_hw, identity_layer
+
+MAX_UPSAMPLE = 64
+
+
+def _image_input(src):
+    if src.layout.kind != IMAGE:
+        raise Unsupported("expects an image input, found a %s tensor" % src.layout.kind)
+    return src.shape
+
+
+def bilinear_taps(scale):
+    """TF's half-pixel bilinear upsampling by an integer `scale` along one axis, as a transposed
+    convolution: output cell o reads source coordinate (o + 0.5) / scale - 0.5, so input cell j weighs
+    max(0, 1 - |(o + 0.5) / scale - 0.5 - j|). With stride `scale` and pad p = scale // 2, output cell
+    o = j * scale + k - p gets tap k. Returns (taps, p); 2 * scale - scale % 2 taps, the rest are zero."""
+    pad = scale // 2
+    taps = [max(0.0, 1.0 - abs((k - pad + 0.5) / scale - 0.5)) for k in range(2 * scale - scale % 2)]
+    return np.array(taps, dtype=np.float64), pad
+
+
+def _replicate_edges(name, bottom, axis, size):
+    """Layers extending an NCHW blob by a copy of its first and last row (axis 2) or column (axis 3):
+    Slice the edges off, Concat [first, blob, last]. TF clamps source coordinates to the image, which
+    is this edge replication."""
+    if size == 1:
+        first = last = bottom
+        layers = []
+    else:
+        points = [1, size - 1] if size > 2 else [1]
+        first, last = name + "/first", name + "/last"
+        tops = [first, name + "/middle", last] if size > 2 else [first, last]
+        layers = [CaffeLayer(name + "/edges", "Slice", [bottom], tops, {"slice_param": {"axis": axis, "slice_point": points}})]
+        if size > 2:
+            layers.append(CaffeLayer(name + "/silence", "Silence", [name + "/middle"], []))
+    layers.append(CaffeLayer(name, "Concat", [first, bottom, last], [name], {"concat_param": {"axis": axis}}))
+    return layers, name
+
+
+def _deconv(name, bottom, top, channels, kernel_hw, stride_hw, pad_hw, taps):
+    """A depthwise Deconvolution (group = channels) with the fixed (kh, kw) kernel `taps`, no bias."""
+    weight = np.broadcast_to(taps.astype(np.float32), (channels, 1) + tuple(kernel_hw))
+    return CaffeLayer(name, "Deconvolution", [bottom], [top], {"convolution_param": {
+        "num_output": channels, "group": channels, "bias_term": False, "kernel_h": kernel_hw[0],
+        "kernel_w": kernel_hw[1], "stride_h": stride_hw[0], "stride_w": stride_hw[1], "pad_h": pad_hw[0],
+        "pad_w": pad_hw[1]}}, [np.ascontiguousarray(weight)])
+
+
+def _check_upsample(n, ins, arrays):
+    if n.has("size"):
+        n.ints("size", 2, 1, MAX_UPSAMPLE)
+    if n.has("interpolation") and n.string("interpolation") not in ("nearest", "bilinear"):
+        n.fail("attrs.interpolation", "expected 'nearest' or 'bilinear', found %r" % n.attrs["interpolation"])
+
+
+@register("upsample2d", check=_check_upsample,
+          composition="nearest: Deconvolution (group = channels, ones kernel); "
+                      "bilinear: Slice + Concat (edge rows/columns) + Deconvolution (group = channels, "
+                      "bilinear kernel)")
+def upsample2d(node, ins, arrays, names, target):
+    """nearest: a (sh, sw) kernel of ones with stride (sh, sw) writes each input cell into its own
+    block, one product by 1 per output cell (exact). bilinear: see bilinear_taps; the edge rows and
+    columns are replicated first, and Deconvolution's pad of scale + scale // 2 drops exactly the
+    cells the replicas produce (both ends), so no crop follows; equal to TF up to float round-off
+    (TF interpolates in two lerps, Caffe sums the weighted taps)."""
+    src = ins[0]
+    h, w, c = _image_input(src)
+    size = node["attrs"]["size"]
+    out_shape = [h * size[0], w * size[1], c]
+    if size == [1, 1]:
+        return Lowering([identity_layer(names.layer, src.blob, names.top)],
+                        [TensorRef(names.top, out_shape, Layout(IMAGE))])
+    if node["attrs"]["interpolation"] == "nearest":
+        layer = _deconv(names.layer, src.blob, names.top, c, size, size, (0, 0), np.ones(size))
+        return Lowering([layer], [TensorRef(names.top, out_shape, Layout(IMAGE))],
+                        "nearest: depthwise Deconvolution with a (%d, %d) kernel of ones" % tuple(size))
+    layers, blob = [], src.blob
+    taps, pads = [], []
+    for axis, (scale, length) in enumerate(zip(size, (h, w))):
+        if scale == 1:
+            taps.append(np.ones(1))
+            pads.append(0)
+            continue
+        more, blob = _replicate_edges(names.sub("edge_" + "hw"[axis]), blob, axis + 2, length)
+        layers += more
+        axis_taps, pad = bilinear_taps(scale)
+        taps.append(axis_taps)
+        pads.append(scale + pad)
+    kernel = np.outer(taps[0], taps[1])
+    layers.append(_deconv(names.layer, blob, names.top, c, kernel.shape, size, pads, kernel))
+    return Lowering(layers, [TensorRef(names.top, out_shape, Layout(IMAGE))],
+                    "bilinear (half-pixel centres): edges replicated with Slice + Concat, then a depthwise "
+                    "Deconvolution with the fixed %dx%d bilinear kernel" % kernel.shape)
+
+
+def _check_crop(n, ins, arrays):
+    if n.has("crops"):
+        crops = n.ints("crops", 4, 0, MAX_WINDOW * MAX_WINDOW)
+        if ins and ins[0].layout.kind == IMAGE and len(ins[0].shape) == 3:
+            h, w = ins[0].shape[:2]
+            if crops[0] + crops[1] >= h or crops[2] + crops[3] >= w:
+                n.fail("attrs.crops", "%r crops the whole %dx%d input" % (crops, h, w))
+
+
+@register("crop2d", check=_check_crop, composition="Slice (+ Silence for the cropped parts)")
+def crop2d(node, ins, arrays, names, target):
+    src = ins[0]
+    h, w, c = _image_input(src)
+    top, bottom, left, right = node["attrs"]["crops"]
+    out_hw = (h - top - bottom, w - left - right)
+    if out_hw == (h, w):
+        return Lowering([identity_layer(names.layer, src.blob, names.top)],
+                        [TensorRef(names.top, [h, w, c], Layout(IMAGE))])
+    layers, _ = crop_hw(names.layer, src.blob, names.top, (h, w), (top, left), out_hw)
+    return Lowering(layers, [TensorRef(names.top, [out_hw[0], out_hw[1], c], Layout(IMAGE))],
+                    "Slice keeps rows %d..%d and columns %d..%d" % (top, top + out_hw[0] - 1, left,
+                                                                   left + out_hw[1] - 1))
