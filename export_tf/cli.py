@@ -18,8 +18,10 @@ def _shape(text):
 
 def parser():
     p = argparse.ArgumentParser(prog="python -m export_tf",
-                                description="Export a Keras model (.keras or full-model .h5) to a "
-                                            "tf2caffe bundle (.npz or .h5) for import_caffe.")
+                                description="Export a Keras model (.keras or full-model .h5), a SavedModel "
+                                            "directory, a frozen graph (.pb) or a TF1 checkpoint (.meta, "
+                                            "prefix or folder) to a tf2caffe bundle (.npz or .h5) for "
+                                            "import_caffe.")
     p.add_argument("model", help="the model file")
     p.add_argument("-o", "--output", required=True, help="the bundle to write (.npz or .h5)")
     p.add_argument("--batch", type=int, default=2, help="reference inputs to generate (default 2)")
@@ -31,6 +33,12 @@ def parser():
                    help="do not store every layer's TF output (smaller bundle, outputs-only report)")
     p.add_argument("--plugin", action="append", default=[], metavar="FILE",
                    help="a plugin file teaching the converter a custom layer (repeatable; see the README)")
+    p.add_argument("--inputs", metavar="NAME[:SHAPE],...",
+                   help="graph formats: the input tensors (default: the signature's, or the placeholders "
+                        "the outputs need); SHAPE without the batch, e.g. images:112x112x3")
+    p.add_argument("--outputs", metavar="NAME,...", help="graph formats: the output ops or tensors (default: "
+                                                         "the signature's, or the graph's sinks)")
+    p.add_argument("--signature", help="SavedModel: the signature to convert (default serving_default)")
     p.add_argument("-q", "--quiet", action="store_true")
     return p
 
@@ -59,10 +67,14 @@ def main(argv=None):
             raise UsageError("%s: the folder %s does not exist" % (args.output, out_dir))
         provided = _load_reference(args.reference_inputs) if args.reference_inputs else None
         from .exporter import export
+        from .graphdef.names import parse_inputs, parse_outputs
         log = (lambda msg: None) if args.quiet else (lambda msg: print("export_tf: " + msg, file=sys.stderr))
         manifest = export(args.model, args.output, batch=args.batch, seed=args.seed,
                           input_shape=args.input_shape, reference_inputs=provided,
-                          activations=not args.no_activations, log=log, plugins=args.plugin)
+                          activations=not args.no_activations, log=log, plugins=args.plugin,
+                          inputs=parse_inputs(args.inputs) if args.inputs else None,
+                          outputs=parse_outputs(args.outputs) if args.outputs else None,
+                          signature=args.signature)
     except Tf2CaffeError as exc:
         print("export_tf: error: %s" % exc, file=sys.stderr)
         return exc.exit_code

@@ -4,7 +4,7 @@ import re
 import numpy as np
 
 from shared.bundle import read_bundle, write_bundle
-from shared.errors import UnsupportedError
+from shared.errors import UnsupportedError, UsageError
 from shared.unsupported import format_unsupported
 
 from . import __version__
@@ -122,8 +122,20 @@ def build_manifest(model, graph, source, inputs, values, activations=True):
 
 
 def export(model_path, bundle_path, batch=2, seed=0, input_shape=None, reference_inputs=None,
-           activations=True, log=None, plugins=()):
-    """Export a model file to a bundle. Returns the written manifest."""
+           activations=True, log=None, plugins=(), inputs=None, outputs=None, signature=None):
+    """Export a model file to a bundle. Returns the written manifest. A SavedModel, frozen graph or TF1
+    checkpoint goes through the graph front end (export_tf/graphdef); inputs ([InputSpec]), outputs
+    ([tensor name]) and signature apply to those only."""
+    from .graphdef import detect_format
+    fmt, resolved = detect_format(model_path)
+    if fmt != "keras":
+        from .graphdef import export_graph
+        return export_graph(fmt, resolved, bundle_path, batch=batch, seed=seed, input_shape=input_shape,
+                            reference_inputs=reference_inputs, activations=activations, log=log,
+                            inputs=inputs, outputs=outputs, signature=signature)
+    if inputs or outputs or signature:
+        raise UsageError("--inputs, --outputs and --signature apply to SavedModels, frozen graphs and TF1 "
+                         "checkpoints, not to Keras files")
     log = log or (lambda msg: None)
     log("loading %s" % model_path)
     from .plugins import activate, custom_objects

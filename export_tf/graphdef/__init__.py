@@ -1,0 +1,70 @@
+"""The graph front end: SavedModels, frozen GraphDefs and TF1 checkpoints -> the same bundle as the
+Keras path (detect -> load & freeze -> clean -> one reference run -> lower -> manifest)."""
+import os
+
+import numpy as np
+
+from shared.bundle import read_bundle, write_bundle
+from shared.errors import ModelLoadError
+
+from .detect import detect_format  # noqa: F401  (the exporter dispatches on it)
+
+
+def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, reference_inputs=None,
+                 activations=True, log=None, inputs=None, outputs=None, signature=None):
+    """Export a graph-format model to a bundle; returns the written manifest. inputs: [InputSpec] or
+    None, outputs: [tensor name] or None (see names.parse_inputs / parse_outputs)."""
+    from .clean import clean
+    from .load import load_graph
+    from .lower import lower_graph
+    from .manifest import build_manifest
+    from .reference import make_feeds, run
+    log = log or (lambda msg: None)
+    log("loading %s (%s)" % (path, fmt))
+    loaded = load_graph(fmt, path, inputs, outputs, signature)
+    where = loaded.source["path"]
+    graph = clean(loaded.graph_def, loaded.inputs, loaded.outputs, where)
+    feeds = make_feeds(loaded.graph_def, graph.inputs, batch, seed, input_shape, reference_inputs)
+    fetches = sorted(t for t in graph.data if t not in graph.alias and t not in feeds)
+    fetches += [t for t in graph.static_inputs() if t not in graph.data]
+    log("running %d ops in TensorFlow on %d reference input(s)"
+        % (len(graph.order), next(iter(feeds.values())).shape[0]))
+    values = run(loaded.graph_def, feeds, fetches)
+    values.update(feeds)
+    lowered = lower_graph(graph, values, where)
+    if loaded.function is not None:
+        _check_against_function(loaded, graph, feeds, values)
+    name = os.path.splitext(os.path.basename(os.path.normpath(path)))[0] or "model"
+    manifest, arrays = build_manifest(graph, lowered, values, loaded, name, _versions(), activations)
+    log("writing %s" % bundle_path)
+    write_bundle(bundle_path, manifest, arrays)
+    return read_bundle(bundle_path).manifest
+
+
+def _versions():
+    import keras
+    import tensorflow as tf
+    return tf.__version__, keras.__version__
+
+
+def _check_against_function(loaded, graph, feeds, values):
+    """The frozen graph must reproduce the SavedModel's own signature function (guards the freezing)."""
+    function, placeholders, arg_names, out_pairs = loaded.function
+    kwargs = {}
+    for tensor, arg in zip(placeholders, arg_names):
+        if tensor not in feeds:
+            return      # the user cut the graph elsewhere: nothing to compare
+        kwargs[arg or tensor.split(":")[0]] = feeds[tensor]
+    try:
+        result = function(**kwargs)
+    except Exception:
+        return          # a signature that cannot be called eagerly with these inputs: skip the check
+    for key, tensor in out_pairs:
+        if tensor not in graph.outputs or key not in result:
+            continue
+        expected = np.asarray(result[key], dtype=np.float32)
+        got = values[graph.resolve(tensor)]
+        scale = max(float(np.abs(expected).max()), 1e-30)
+        if got.shape != expected.shape or float(np.abs(got - expected).max()) > 1e-5 * scale:
+            raise ModelLoadError("internal check failed: the frozen graph does not reproduce the "
+                                 "SavedModel's output %r; please report this model" % key)

@@ -1,0 +1,192 @@
+"""SavedModel / frozen GraphDef / TF1 checkpoint -> a frozen GraphDef and the model's inputs and outputs.
+
+* SavedModel: the signature's concrete function (``serving_default`` unless ``--signature``) frozen with
+  ``convert_variables_to_constants_v2``; its arguments are the inputs, its outputs the outputs (by the
+  signature's names). The function itself is kept to check the frozen graph against.
+* frozen GraphDef: read as is.
+* TF1 checkpoint: ``import_meta_graph`` + ``restore`` in a ``tf.compat.v1`` session, then
+  ``graph_util.convert_variables_to_constants`` for the outputs (which must be named when the graph
+  also holds training ops: there is no telling the model's output from the loss otherwise).
+
+Graphs without named inputs or outputs get defaults in clean.py: the placeholders the outputs need,
+and the sinks of the graph.
+"""
+import hashlib
+import os
+
+from shared.errors import ModelLoadError, UsageError
+
+from .names import InputSpec, op_name, tensor_name
+
+
+class LoadedGraph(object):
+    def __init__(self, graph_def, inputs, outputs, source, input_names=None, output_names=None,
+                 function=None):
+        self.graph_def = graph_def
+        self.inputs = inputs                # [InputSpec] or None (the placeholders the outputs need)
+        self.outputs = outputs              # [tensor name] or None (the sinks)
+        self.source = source                # {"path", "sha256", "format"}
+        self.input_names = input_names or {}    # tensor -> user-facing name (signature argument)
+        self.output_names = output_names or {}  # tensor -> user-facing name (signature output)
+        self.function = function            # the SavedModel's signature function, to check against
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return "%s: %s" % (type(exc).__name__, text[0] if text else "")
+
+
+def _digest(paths):
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _files_under(folder):
+    out = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        out += [os.path.join(root, f) for f in sorted(files)]
+    return out
+
+
+def load_graph(fmt, path, inputs=None, outputs=None, signature=None):
+    """inputs: [InputSpec] or None; outputs: [tensor name] or None. Returns a LoadedGraph."""
+    if signature is not None and fmt != "savedmodel":
+        raise UsageError("--signature applies to SavedModels only; %s is a %s" % (path, fmt))
+    if fmt == "savedmodel":
+        return _saved_model(path, inputs, outputs, signature)
+    if fmt == "graphdef":
+        return _graph_def_file(path, inputs, outputs)
+    if fmt == "checkpoint":
+        return _checkpoint(path, inputs, outputs)
+    raise UsageError("%s: format %r is not a graph format" % (path, fmt))
+
+
+def _saved_model(path, inputs, outputs, signature):
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    try:
+        loaded = tf.saved_model.load(path)
+    except Exception as exc:
+        raise ModelLoadError("%s: TensorFlow could not load the SavedModel (%s)" % (path, _first_line(exc)))
+    names = sorted(loaded.signatures.keys())
+    if not names:
+        raise ModelLoadError("%s: the SavedModel has no signatures; save it with a signature "
+                             "(tf.saved_model.save(module, path, signatures=...)) or Keras model.export()"
+                             % path)
+    name = signature or ("serving_default" if "serving_default" in names else
+                         (names[0] if len(names) == 1 else None))
+    if name is None:
+        raise UsageError("%s: several signatures (%s) and none is serving_default; choose one with "
+                         "--signature NAME" % (path, ", ".join(names)))
+    if name not in names:
+        raise UsageError("%s: no signature %r; the SavedModel has %s" % (path, name, ", ".join(names)))
+    function = loaded.signatures[name]
+    try:
+        frozen = convert_variables_to_constants_v2(function)
+    except Exception as exc:
+        raise ModelLoadError("%s: could not freeze signature %r (%s)" % (path, name, _first_line(exc)))
+    graph_def = frozen.graph.as_graph_def()
+    specs = tf.nest.flatten(frozen.structured_input_signature)
+    arg_names = [getattr(s, "name", None) for s in specs]
+    placeholders = [t.name for t in frozen.inputs]
+    input_names = dict((t, a or op_name(t)) for t, a in zip(placeholders, arg_names))
+    structured = function.structured_outputs      # the frozen function keeps a flat list only
+    frozen_outs = [t.name for t in frozen.outputs]
+    if isinstance(structured, dict) and len(structured) == len(frozen_outs):
+        out_pairs = list(zip(sorted(structured), frozen_outs))    # tf.nest flattens a dict by sorted key
+    else:
+        out_pairs = [("output_%d" % i, t) for i, t in enumerate(frozen_outs)]
+    output_names = dict((t, k) for k, t in out_pairs)
+    if inputs is None:
+        inputs = [InputSpec(t) for t in placeholders]
+    else:
+        by_arg = dict((a + ":0", t) for t, a in input_names.items())
+        inputs = [InputSpec(by_arg.get(s.tensor, s.tensor), s.shape) for s in inputs]
+    if outputs is None:
+        outputs = [t for _, t in out_pairs]
+    else:
+        by_key = dict((k + ":0", t) for k, t in out_pairs)
+        outputs = [by_key.get(t, t) for t in outputs]
+    source = {"path": os.path.basename(os.path.normpath(path)), "format": "savedmodel",
+              "sha256": _digest(_files_under(path))}
+    return LoadedGraph(graph_def, inputs, outputs, source, input_names, output_names,
+                       function=(function, placeholders, arg_names, out_pairs))
+
+
+def _graph_def_file(path, inputs, outputs):
+    import tensorflow as tf
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if path.lower().endswith(".pbtxt"):
+            from google.protobuf import text_format
+            text_format.Merge(data.decode("utf-8"), graph_def)
+        else:
+            graph_def.ParseFromString(data)
+    except Exception as exc:
+        raise ModelLoadError("%s: not a readable GraphDef (%s)" % (path, _first_line(exc)))
+    if not graph_def.node:
+        raise ModelLoadError("%s: the GraphDef holds no nodes (is it a SavedModel's saved_model.pb? then "
+                             "give its directory)" % path)
+    variables = [n.name for n in graph_def.node if n.op in ("VariableV2", "Variable", "VarHandleOp")]
+    if variables:
+        raise ModelLoadError("%s: the graph is not frozen (%d variables, e.g. %s); convert its checkpoint "
+                             "instead, or freeze it first" % (path, len(variables), variables[0]))
+    source = {"path": os.path.basename(path), "format": "graphdef", "sha256": _digest([path])}
+    return LoadedGraph(graph_def, inputs, outputs, source)
+
+
+TRAINING_OP_HINTS = ("Apply", "Assign", "Save", "Restore", "Variable", "VarHandle", "NoOp", "MergeV2Checkpoints")
+
+
+def _checkpoint(prefix, inputs, outputs):
+    import tensorflow as tf
+    from .clean import default_outputs
+    meta = prefix + ".meta"
+    files = [meta] + sorted(p for p in (os.path.join(os.path.dirname(prefix) or ".", f)
+                                        for f in os.listdir(os.path.dirname(prefix) or "."))
+                            if p.startswith(prefix + ".data-") or p == prefix + ".index")
+    graph = tf.Graph()
+    with graph.as_default():
+        try:
+            saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
+        except Exception as exc:
+            raise ModelLoadError("%s: TensorFlow could not import the graph (%s)" % (meta, _first_line(exc)))
+        graph_def = graph.as_graph_def()
+        if outputs is None:
+            outputs = default_outputs(graph_def)
+            training = sorted(set(n.op for n in graph_def.node
+                                  if any(h in n.op for h in TRAINING_OP_HINTS)))
+            if training:
+                raise UsageError("%s: the graph also holds training ops (%s), so its outputs cannot be "
+                                 "guessed; name them with --outputs (e.g. the logits or softmax op)%s"
+                                 % (meta, ", ".join(training[:6]),
+                                    "; graph sinks: " + ", ".join(op_name(t) for t in outputs[:8])
+                                    if outputs else ""))
+        names = dict((n.name, n) for n in graph_def.node)
+        for t in outputs:
+            if op_name(t) not in names:
+                raise UsageError("--outputs: %s has no op %r" % (meta, op_name(t)))
+        with tf.compat.v1.Session(graph=graph) as sess:
+            try:
+                if saver is not None:
+                    saver.restore(sess, prefix)
+                else:
+                    raise ModelLoadError("%s: the graph has no saver and no variables to restore" % meta)
+            except ModelLoadError:
+                raise
+            except Exception as exc:
+                raise ModelLoadError("%s: could not restore the weights (%s)" % (prefix, _first_line(exc)))
+            try:
+                frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
+                    sess, graph_def, sorted(set(op_name(t) for t in outputs)))
+            except Exception as exc:
+                raise ModelLoadError("%s: could not freeze the graph (%s)" % (prefix, _first_line(exc)))
+    source = {"path": os.path.basename(prefix), "format": "checkpoint", "sha256": _digest(files)}
+    return LoadedGraph(frozen, inputs, [tensor_name(t) for t in outputs], source)

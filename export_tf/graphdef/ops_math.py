@@ -1,0 +1,181 @@
+"""Graph handlers for elementwise arithmetic, merges and shape changes.
+
+An op between the model's data and a constant that broadcasts along the channels (or a scalar) is a
+``rescale`` (x * scale + offset): Mul, RealDiv, Add, AddV2, BiasAdd, Sub, Neg, and a Mul followed by
+an add of a constant become one node. Minimum / Maximum with a scalar constant become activations.
+Ops between two data tensors map to the Keras merges (add, subtract, multiply, maximum, minimum,
+concat).
+"""
+import numpy as np
+
+from ..registry import Unsupported
+from .lower import Lowered, channel_vector, op
+
+
+def _split(view):
+    """(data tensor, its input index, static value) for an op between data and a constant, else None."""
+    ins = view.inputs
+    if len(ins) != 2:
+        return None
+    data = [i for i, t in enumerate(ins) if view.graph.is_data(t)]
+    if len(data) != 1:
+        return None
+    index = data[0]
+    return ins[index], index, np.asarray(view.values[ins[1 - index]])
+
+
+def _vector(view, tensor, value):
+    shape = view.shape(tensor)
+    vec = channel_vector(value, shape[-1], len(shape) + 1)
+    if vec is None:
+        raise Unsupported("a constant of shape %r: only scalars and per-channel vectors (broadcasting along "
+                          "the last axis of %r) are supported" % (value.shape, shape))
+    if view.shape(view.output) != shape:
+        raise Unsupported("the constant broadcasts the tensor from %r to %r" % (shape, view.shape(view.output)))
+    return vec
+
+
+def _rescale(scale, offset, src, output=None, absorbed=()):
+    def short(v):
+        v = np.asarray(v, dtype=np.float32)
+        return [float(v[0])] if np.all(v == v[0]) else [float(x) for x in v]
+    return Lowered("rescale", {"scale": short(scale), "offset": short(offset)}, inputs=[src], output=output,
+                   absorbed=absorbed)
+
+
+_MERGES = {"Add": "add", "AddV2": "add", "Sub": "subtract", "Mul": "multiply", "Maximum": "maximum",
+           "Minimum": "minimum"}
+
+
+def _merge(view):
+    ins = view.inputs
+    out = view.output_shape
+    for t in ins:
+        s = view.shape(t)
+        if len(s) != len(out) or any(d not in (1, o) for d, o in zip(s, out)):
+            raise Unsupported("inputs of shapes %r do not broadcast to %r along axes of size 1"
+                              % ([view.shape(t) for t in ins], out))
+    return Lowered(_MERGES[view.type], {}, inputs=list(ins))
+
+
+@op("Add", "AddV2", "BiasAdd")
+def add(view):
+    split = _split(view)
+    if split is None:
+        if view.type == "BiasAdd":
+            raise Unsupported("a bias that depends on the model's inputs")
+        return _merge(view)
+    src, _, value = split
+    vec = _vector(view, src, value)
+    return _rescale(np.ones_like(vec), vec, src)
+
+
+@op("Sub")
+def sub(view):
+    split = _split(view)
+    if split is None:
+        return _merge(view)
+    src, index, value = split
+    vec = _vector(view, src, value)
+    if index == 0:                       # x - c
+        return _rescale(np.ones_like(vec), -vec, src)
+    return _rescale(-np.ones_like(vec), vec, src)     # c - x
+
+
+@op("Mul", "RealDiv")
+def mul(view):
+    split = _split(view)
+    if split is None:
+        if view.type == "RealDiv":
+            raise Unsupported("dividing by a tensor that depends on the model's inputs")
+        return _merge(view)
+    src, index, value = split
+    if view.type == "RealDiv":
+        if index != 0:
+            raise Unsupported("dividing a constant by the model's data")
+        value = np.float32(1.0) / np.asarray(value, dtype=np.float32)
+    vec = _vector(view, src, value)
+    fused = view.absorb_channel_add(view.output, len(vec))
+    if fused is None:
+        return _rescale(vec, np.zeros_like(vec), src)
+    offset, out, consumer = fused
+    return _rescale(vec, offset, src, output=out, absorbed=[consumer])
+
+
+@op("Neg")
+def neg(view):
+    src = view.data_input(0)
+    return _rescale([-1.0], [0.0], src)
+
+
+@op("Maximum", "Minimum")
+def max_min(view):
+    split = _split(view)
+    if split is None:
+        return _merge(view)
+    src, _, value = split
+    value = np.asarray(value, dtype=np.float32)
+    if value.size != 1 or view.shape(view.output) != view.shape(src):
+        raise Unsupported("%s with a constant of shape %r (only a scalar constant)" % (view.type, value.shape))
+    c = float(value.reshape(-1)[0])
+    if view.type == "Maximum":
+        if c != 0.0:
+            raise Unsupported("maximum with %r (only 0, which is a ReLU)" % c)
+        return Lowered("activation", {"function": "relu", "negative_slope": 0.0, "max_value": None},
+                       inputs=[src])
+    # min(x, c): a ReLU of slope 1 passes x unchanged, its max_value clips at c
+    return Lowered("activation", {"function": "relu", "negative_slope": 1.0, "max_value": c}, inputs=[src])
+
+
+@op("AddN")
+def add_n(view):
+    ins = view.inputs
+    if not all(view.graph.is_data(t) for t in ins):
+        raise Unsupported("adding constants (fold them into a bias)")
+    if len(set(view.shape(t) for t in ins)) != 1:
+        raise Unsupported("inputs of different shapes")
+    return Lowered("add", {}, inputs=list(ins))
+
+
+@op("ConcatV2", "Concat")
+def concat(view):
+    ins = view.inputs
+    axis_index = len(ins) - 1 if view.type == "ConcatV2" else 0
+    parts = [t for i, t in enumerate(ins) if i != axis_index]
+    if not all(view.graph.is_data(t) for t in parts):
+        raise Unsupported("concatenating a constant with the model's data")
+    rank = len(view.output_shape) + 1
+    axis = int(np.asarray(view.static(axis_index)).reshape(-1)[0]) % rank
+    if axis == 0:
+        raise Unsupported("concatenation along the batch axis")
+    return Lowered("concat", {"axis": axis}, inputs=parts)
+
+
+@op("Reshape", "Squeeze", "ExpandDims")
+def reshape(view):
+    src = view.data_input(0)
+    shape_in, shape_out = view.shape(src), view.output_shape
+    if len(shape_out) == 1:
+        if len(shape_in) == 1:
+            return Lowered("identity", {}, inputs=[src])
+        # (H, W, C) -> (H*W*C,): the flatten the importer permutes for the next dense layer
+        return Lowered("flatten", {}, inputs=[src])
+    if tuple(shape_out) == tuple(shape_in):
+        return Lowered("identity", {}, inputs=[src])
+    return Lowered("reshape", {"target_shape": [int(d) for d in shape_out]}, inputs=[src])
+
+
+@op("Pad", "PadV2")
+def pad(view):
+    src = view.data_input(0)
+    if len(view.shape(src)) != 3:
+        raise Unsupported("padding a tensor of shape %r (only images)" % (view.shape(src),))
+    paddings = np.asarray(view.static(1)).astype(np.int64)
+    if paddings.shape != (4, 2) or paddings[0].any() or paddings[3].any():
+        raise Unsupported("paddings %r (only H and W may be padded)" % (paddings.tolist(),))
+    if view.type == "PadV2" and float(np.asarray(view.static(2)).reshape(-1)[0]) != 0.0:
+        raise Unsupported("padding with %r (only zeros)" % float(np.asarray(view.static(2)).reshape(-1)[0]))
+    if (paddings < 0).any():
+        raise Unsupported("negative paddings %r" % (paddings.tolist(),))
+    pads = [int(paddings[1, 0]), int(paddings[1, 1]), int(paddings[2, 0]), int(paddings[2, 1])]
+    return Lowered("pad2d", {"pads": pads}, inputs=[src])
