@@ -15,6 +15,10 @@ def parser():
                                     "then gives TF's and Caffe's accuracy and their agreement")
     p.add_argument("--plugin", action="append", default=[], metavar="FILE",
                    help="a plugin file with the Caffe lowering of a custom layer (repeatable; see the README)")
+    p.add_argument("--prototxt", metavar="NET",
+                   help="fill YOUR hand-written net instead of a generated one: layers matched by name or "
+                        "through --map, every shape checked (see the README)")
+    p.add_argument("--map", metavar="JSON", help='with --prototxt: {"TF layer": "your Caffe layer" or [...]}')
     p.add_argument("-q", "--quiet", action="store_true", help="print the summary, not the per-layer table")
     return p
 
@@ -53,9 +57,18 @@ def main(argv=None):
             raise UsageError("give the output folder with -o OUT")
         from . import report as report_text
         from .convert import convert
+        if args.map and not args.prototxt:
+            raise UsageError("--map goes with --prototxt NET")
+        if args.prototxt and args.labels:
+            raise UsageError("--labels is not available with --prototxt")
         try:
-            report = convert(args.bundle, args.output, log=log, labels=_labels(args.labels),
-                             plugins=args.plugin)
+            if args.prototxt:
+                from .manual import convert_manual
+                report = convert_manual(args.bundle, args.output, args.prototxt, args.map, log=log,
+                                        plugins=args.plugin)
+            else:
+                report = convert(args.bundle, args.output, log=log, labels=_labels(args.labels),
+                                 plugins=args.plugin)
         except ParityError as exc:
             if exc.report is not None:
                 print(report_text.table(exc.report, max_rows=60 if args.quiet else None))
@@ -64,6 +77,8 @@ def main(argv=None):
         if not args.quiet:
             print(report_text.table(report))
         print(report_text.footer(report))
+        if report.get("manual"):
+            print(report_text.manual(report["manual"]))
         for key in ("prototxt", "weights"):
             print("wrote %s" % os.path.join(args.output, report["files"][key]))
         print("wrote %s" % os.path.join(args.output, "report.json"))

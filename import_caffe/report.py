@@ -54,3 +54,11 @@ def footer(report):
     lines.append("parity: %s (%d tensors compared on %d reference input(s))"
                  % (s["status"].upper(), s["layers_compared"], report["batch"]))
     return "\n".join(lines)
+
+
+def manual(info):
+    """--prototxt: which of your layers took which TF layer's weights, and settings that differ."""
+    lines = ["your prototxt: TF layer -> your layers"]
+    lines += ["  %s -> %s" % (m["tf_layer"], ", ".join(m["caffe_layers"])) for m in info["matched"]]
+    lines += ["setting differs from TF's: %s" % d for d in info.get("param_differences", [])]
+    return "\n".join(lines)
