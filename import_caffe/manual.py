@@ -444,6 +444,9 @@ def convert_manual(bundle_path, out_dir, prototxt, map_path=None, log=None, plug
                        "layers_without_weights": [n for n in user.order if not user.layers[n]["params"]]},
             "files": {"prototxt": stem + ".prototxt", "weights": weights_name},
         }
+        from . import convert as generated
+        if hasattr(generated, "_approximations"):   # the same measured approximation entries as a generated net
+            report["approximations"] = generated._approximations(manifest, rows)
         ok = summary["status"] == verify.OK
         if not ok:
             report["files"] = {}

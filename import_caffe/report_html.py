@@ -95,20 +95,27 @@ def _plot(report, width=900, height=260):
 
 
 def _approximations(report):
-    items = report.get("approximations")
+    """report["approximations"]: [{layer, type, method, max_abs, max_rel, input_max_abs}] (other keys shown
+    as they come)."""
+    if "approximations" not in report:
+        return "<p>This report does not record approximations.</p>"
+    items = report["approximations"]
     if not items:
         return "<p>None: every layer is lowered exactly (up to float32 round-off).</p>"
     if isinstance(items, dict):
         items = [dict(layer=k, **(v if isinstance(v, dict) else {"note": v})) for k, v in items.items()]
-    out = ["<ul>"]
+    out = ["<table><thead><tr><th>TF layer</th><th>type</th><th>approximation</th><th>max abs vs TF</th>"
+           "<th>max rel vs TF</th><th>error already in its input (max abs)</th><th>more</th></tr></thead><tbody>"]
+    known = ("layer", "type", "method", "max_abs", "max_rel", "input_max_abs")
     for item in items:
-        if isinstance(item, dict):
-            text = "; ".join("%s: %s" % (_e(k), _e(_num(v) if isinstance(v, float) else v))
-                             for k, v in item.items())
-        else:
-            text = _e(item)
-        out.append("<li>%s</li>" % text)
-    out.append("</ul>")
+        if not isinstance(item, dict):
+            item = {"method": item}
+        more = "; ".join("%s: %s" % (_e(k), _e(_num(v) if isinstance(v, float) else v))
+                         for k, v in item.items() if k not in known)
+        out.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+            _e(item.get("layer", "-")), _e(item.get("type", "-")), _e(item.get("method", "-")),
+            _num(item.get("max_abs")), _num(item.get("max_rel")), _num(item.get("input_max_abs")), more))
+    out.append("</tbody></table>")
     return "\n".join(out)
 
 

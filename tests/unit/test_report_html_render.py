@@ -46,7 +46,10 @@ def test_rows_are_colour_coded_in_order():
 
 
 def test_approximations_are_listed():
-    text = report_html.render(_report(approximations=[{"layer": "gelu", "approximation": "tanh form",
-                                                       "max_abs": 3e-7}]))
-    assert "tanh form" in text and "3.00e-07" in text
-    assert "None: every layer is lowered exactly" in report_html.render(_report())
+    text = report_html.render(_report(approximations=[{"layer": "gelu", "type": "Activation", "method": "tanh form",
+                                                       "max_abs": 3e-7, "max_rel": 2e-7, "input_max_abs": 0.0,
+                                                       "extra": "x"}]))
+    assert "<td>gelu</td><td>Activation</td><td>tanh form</td><td>3.00e-07</td><td>2.00e-07</td>" in text
+    assert "extra: x" in text
+    assert "None: every layer is lowered exactly" in report_html.render(_report(approximations=[]))
+    assert "does not record approximations" in report_html.render(_report())
