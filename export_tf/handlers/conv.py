@@ -63,14 +63,14 @@ def separable_conv2d(view):
     return Node("separable_conv2d", attrs, arrays)
 
 
-def _transpose_offset(padding, size, out, kernel, stride):
+def _transpose_offset(padding, size, out, kernel, stride, dilation):
     """Where TF's Conv2DTranspose output starts inside the full transposed convolution (length
-    (size - 1) * stride + kernel, input cell i feeding cells i * stride .. i * stride + kernel - 1):
+    (size - 1) * stride + (kernel - 1) * dilation + 1, input cell i feeding cells i * stride + k * dilation):
     TF computes the gradient of a forward convolution from `out` cells to `size` cells, so it drops the
     forward convolution's leading pad, total // 2 with the extra cell after (bottom/right)."""
     if padding == "valid":
         return 0
-    return max((size - 1) * stride + kernel - out, 0) // 2
+    return max((size - 1) * stride + (kernel - 1) * dilation + 1 - out, 0) // 2
 
 
 @register("Conv2DTranspose", ops=('conv2d_transpose',))
@@ -81,9 +81,8 @@ def conv2d_transpose(view):
     out_h, out_w, _ = view.output_shape
     strides = pair(view.config.get("strides", 1))
     dilation = pair(view.config.get("dilation_rate", 1))
-    if dilation != [1, 1]:
-        raise Unsupported("dilation_rate %r (TensorFlow's own CPU kernel refuses a dilated Conv2DTranspose, "
-                          "so there is no reference to verify against)" % (dilation,))
+    if strides != [1, 1] and dilation != [1, 1]:
+        raise Unsupported("strides %r together with dilation %r" % (strides, dilation))
     padding = view.config.get("padding", "valid")
     if padding not in ("valid", "same"):
         raise Unsupported("padding=%r" % padding)
@@ -94,8 +93,9 @@ def conv2d_transpose(view):
         "strides": strides,
         "padding": padding,
         "output_padding": None if output_padding is None else pair(output_padding),
-        "offset": [_transpose_offset(padding, h, out_h, kh, strides[0]),
-                   _transpose_offset(padding, w, out_w, kw, strides[1])],
+        "dilation": dilation,
+        "offset": [_transpose_offset(padding, h, out_h, kh, strides[0], dilation[0]),
+                   _transpose_offset(padding, w, out_w, kw, strides[1], dilation[1])],
         "output_size": [int(out_h), int(out_w)],
         "filters": int(kernel.shape[2]),
         "use_bias": bool(view.config.get("use_bias", True)),

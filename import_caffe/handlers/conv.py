@@ -136,6 +136,7 @@ def separable_conv2d(node, ins, arrays, names, target):
 def _check_transpose(n, ins, arrays):
     kernel_hw = n.ints("kernel_size", 2, 1) if n.has("kernel_size") else [None, None]
     strides = n.ints("strides", 2, 1) if n.has("strides") else None
+    dilation = n.ints("dilation", 2, 1) if n.has("dilation") else None
     offset = n.ints("offset", 2, 0) if n.has("offset") else None
     size = n.ints("output_size", 2, 1, MAX_WINDOW * MAX_WINDOW) if n.has("output_size") else None
     if n.has("activation") and n.attrs["activation"] is not None:
@@ -143,23 +144,23 @@ def _check_transpose(n, ins, arrays):
     hwc = _image(ins)
     shape = n.array(arrays, "kernel", 4, list(kernel_hw) + [None, None if hwc is None else hwc[2]])
     n.array(arrays, "bias", 1, [shape[2] if shape else None])
-    if None in (strides, offset, size, hwc, shape):
+    if None in (strides, dilation, offset, size, hwc, shape):
         return
     for axis in range(2):
-        kernel = shape[axis]
+        kernel = (shape[axis] - 1) * dilation[axis] + 1
         full = (hwc[axis] - 1) * strides[axis] + kernel
         # TF's output starts inside the first kernel window and outgrows the full transposed
         # convolution by less than a stride
         if offset[axis] >= kernel or offset[axis] + size[axis] >= full + strides[axis]:
             n.fail("attrs.offset", "cells %d..%d of %s do not lie within a transposed convolution of %d cells "
-                   "(input %d, kernel %d, stride %d)" % (offset[axis], offset[axis] + size[axis], "HW"[axis],
+                   "(input %d, dilated kernel %d, stride %d)" % (offset[axis], offset[axis] + size[axis], "HW"[axis],
                                                           full, hwc[axis], kernel, strides[axis]))
 
 
 def deconvolution_kernel(kernel):
     """Conv2DTranspose kernel TF (kh, kw, out, in) -> Caffe Deconvolution (in, out, kh, kw): the same axis
     permutation as a Conv2D kernel's, so layout.conv_kernel does it (neither framework flips it:
-    both scatter input cell i with kernel tap k onto output cell i * stride + k - pad)."""
+    both scatter input cell i with kernel tap k onto output cell i * stride + k * dilation - pad)."""
     return layout.conv_kernel(kernel)
 
 
@@ -167,7 +168,7 @@ def deconvolution_kernel(kernel):
           composition="Deconvolution (+ zero kernel taps, + Slice)")
 def conv2d_transpose(node, ins, arrays, names, target):
     """TF's output is cells [offset, offset + output_size) of the full transposed convolution
-    ((in - 1) * stride + kernel cells). Caffe's Deconvolution crops `pad` cells off both ends of that,
+    ((in - 1) * stride + (kernel - 1) * dilation + 1 cells). Caffe's Deconvolution crops `pad` cells off both ends of that,
     so it pads by the smaller of the two ends and Slice drops the rest. Where output_padding makes TF's
     output outgrow the full one, the extra cells get no input (only the bias): zero kernel taps appended
     after the kernel grow Caffe's output to match."""
@@ -177,12 +178,12 @@ def conv2d_transpose(node, ins, arrays, names, target):
     kernel = arrays["kernel"]
     if kernel.shape[3] != c:
         raise Unsupported("kernel has %d input channels, the input has %d" % (kernel.shape[3], c))
-    strides, offset, out_hw = attrs["strides"], attrs["offset"], attrs["output_size"]
+    strides, dilation, offset, out_hw = attrs["strides"], attrs["dilation"], attrs["offset"], attrs["output_size"]
     grow, pads, full = [], [], []
     for axis, size in enumerate((h, w)):
-        length = (size - 1) * strides[axis] + kernel.shape[axis]
-        extra = max(0, offset[axis] + out_hw[axis] - length)
-        length += extra
+        length = (size - 1) * strides[axis] + (kernel.shape[axis] - 1) * dilation[axis] + 1
+        extra = -(-max(0, offset[axis] + out_hw[axis] - length) // dilation[axis])    # taps, ceil
+        length += extra * dilation[axis]
         pad = min(offset[axis], length - offset[axis] - out_hw[axis])
         grow.append(extra)
         pads.append(pad)
@@ -197,6 +198,8 @@ def conv2d_transpose(node, ins, arrays, names, target):
     param = {"num_output": filters, "bias_term": bias is not None, "kernel_h": int(kernel.shape[0]),
              "kernel_w": int(kernel.shape[1]), "stride_h": strides[0], "stride_w": strides[1],
              "pad_h": pads[0], "pad_w": pads[1]}
+    if dilation != [1, 1]:
+        param["dilation"] = list(dilation)
     layers = [CaffeLayer(names.layer, "Deconvolution", [src.blob], [deconv_top], {"convolution_param": param},
                          [deconvolution_kernel(kernel)] + ([bias] if bias is not None else []))]
     notes = []

@@ -33,14 +33,14 @@ def _deconv(x, weight, bias, p):
     group = p.get("group", 1)
     _, per_group, kh, kw = weight.shape
     sh, sw, ph, pw = p["stride_h"], p["stride_w"], p["pad_h"], p["pad_w"]
-    full = np.zeros((per_group * group, (h - 1) * sh + kh, (w - 1) * sw + kw))
+    dh, dw = p.get("dilation", [1, 1])
+    full = np.zeros((per_group * group, (h - 1) * sh + (kh - 1) * dh + 1, (w - 1) * sw + (kw - 1) * dw + 1))
     cin = c // group
     for ci in range(c):
         g = ci // cin
-        for i in range(h):
-            for j in range(w):
-                full[g * per_group:(g + 1) * per_group, i * sh:i * sh + kh, j * sw:j * sw + kw] += \
-                    x[ci, i, j] * weight[ci]
+        for i, j, a, b in itertools.product(range(h), range(w), range(kh), range(kw)):
+            full[g * per_group:(g + 1) * per_group, i * sh + a * dh, j * sw + b * dw] += \
+                x[ci, i, j] * weight[ci, :, a, b]
     out = full[:, ph:full.shape[1] - ph, pw:full.shape[2] - pw]
     if bias is not None:
         out = out + bias[:, None, None]
@@ -89,38 +89,40 @@ def keras_transpose_size(size, kernel, stride, padding, output_padding):
     return (size - 1) * stride + kernel - 2 * (kernel // 2) + output_padding
 
 
-def tf_transpose(x, kernel, strides, padding, out_hw):
+def tf_transpose(x, kernel, strides, dilation, padding, out_hw):
     """TF Conv2DTranspose on (H, W, Cin), kernel (kh, kw, Cout, Cin): x_grad of the forward convolution
-    y[i] = sum_k x[i * s + k - before] W[k] from out_hw cells to x's cells."""
+    y[i] = sum_k x[i * s + k * d - before] W[k] from out_hw cells to x's cells."""
     h, w, _ = x.shape
     kh, kw, cout, _ = kernel.shape
     before = []
-    for size, out, k, s in zip((h, w), out_hw, (kh, kw), strides):
-        before.append(0 if padding == "valid" else max((size - 1) * s + k - out, 0) // 2)
+    for size, out, k, s, d in zip((h, w), out_hw, (kh, kw), strides, dilation):
+        before.append(0 if padding == "valid" else max((size - 1) * s + (k - 1) * d + 1 - out, 0) // 2)
     y = np.zeros((out_hw[0], out_hw[1], cout))
     for i, j, a, b in itertools.product(range(h), range(w), range(kh), range(kw)):
-        oi, oj = i * strides[0] + a - before[0], j * strides[1] + b - before[1]
+        oi, oj = i * strides[0] + a * dilation[0] - before[0], j * strides[1] + b * dilation[1] - before[1]
         if 0 <= oi < out_hw[0] and 0 <= oj < out_hw[1]:
             y[oi, oj] += kernel[a, b] @ x[i, j]
     return y, before
 
 
-TRANSPOSE_CASES = [(k, s, padding, op) for k in (1, 2, 3, 4, 5) for s in (1, 2, 3)
-                   for padding in ("same", "valid") for op in [None] + list(range(s))]
+TRANSPOSE_CASES = [(k, s, 1, padding, op) for k in (1, 2, 3, 4, 5) for s in (1, 2, 3)
+                   for padding in ("same", "valid") for op in [None] + list(range(s))] + \
+                  [(k, 1, d, padding, None) for k in (2, 3) for d in (2, 3) for padding in ("same", "valid")]
 
 
-@pytest.mark.parametrize("k,s,padding,op", TRANSPOSE_CASES,
-                         ids=["k%d_s%d_%s_op%s" % case for case in TRANSPOSE_CASES])
-def test_conv2d_transpose_plan_matches_tf(k, s, padding, op):
+@pytest.mark.parametrize("k,s,d,padding,op", TRANSPOSE_CASES,
+                         ids=["k%d_s%d_d%d_%s_op%s" % case for case in TRANSPOSE_CASES])
+def test_conv2d_transpose_plan_matches_tf(k, s, d, padding, op):
+    """Dilation only with stride 1 (Keras refuses both); TF 2.21's CPU kernel refuses any dilated
+    Conv2DTranspose, so dilation is checked here only (and by the parity check of a conversion)."""
     hwc = (3, 4, 2)
-    out_hw = [keras_transpose_size(n, k, s, padding, op) for n in hwc[:2]]
     kernel = RNG.normal(size=(k, k + 1, 3, hwc[2]))
     bias = RNG.normal(size=3)
     x = RNG.normal(size=hwc)
-    out_hw[1] = keras_transpose_size(hwc[1], k + 1, s, padding, op)
-    want, before = tf_transpose(x, kernel, (s, s), padding, out_hw)
+    out_hw = [keras_transpose_size(n, (kk - 1) * d + 1, s, padding, op) for n, kk in zip(hwc[:2], (k, k + 1))]
+    want, before = tf_transpose(x, kernel, (s, s), (d, d), padding, out_hw)
     want = want + bias
-    attrs = {"kernel_size": [k, k + 1], "strides": [s, s], "padding": padding, "offset": before,
+    attrs = {"kernel_size": [k, k + 1], "strides": [s, s], "dilation": [d, d], "padding": padding, "offset": before,
              "output_size": out_hw, "filters": 3, "use_bias": True, "activation": None}
     lowering = lower("conv2d_transpose", attrs, {"kernel": kernel, "bias": bias}, hwc)
     blobs = run_layers(lowering.layers, {"x": x.transpose(2, 0, 1)})
@@ -136,7 +138,8 @@ def test_conv2d_transpose_plan_matches_tf(k, s, padding, op):
     ({"offset": [-1, 0]}, "attrs.offset"),
 ], ids=["offset_past_window", "output_too_large", "zero_stride", "negative_offset"])
 def test_conv2d_transpose_malformed_attrs_are_refused(attrs, field):
-    base = {"kernel_size": [3, 3], "strides": [2, 2], "offset": [1, 1], "output_size": [6, 8], "filters": 3}
+    base = {"kernel_size": [3, 3], "strides": [2, 2], "dilation": [1, 1], "offset": [1, 1], "output_size": [6, 8],
+            "filters": 3}
     base.update(attrs)
     with pytest.raises(BundleError) as info:
         lower("conv2d_transpose", base, {"kernel": np.zeros((3, 3, 3, 2))}, (3, 4, 2))
