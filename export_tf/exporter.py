@@ -58,13 +58,13 @@ def build_manifest(model, graph, source, inputs, values, activations=True):
         kind = gnode.class_name
         shapes_in = [tuple(values[t].shape[1:]) for t in gnode.inputs]
         shapes_out = [tuple(values[t].shape[1:]) for t in gnode.outputs]
-        bad_rank = [s for s in shapes_in + shapes_out if len(s) not in (1, 3)]
+        bad_rank = [s for s in shapes_in + shapes_out if len(s) not in (1, 2, 3)]
         handler = handler_for(kind)
         if handler is None:
             unsupported.append((kind, gnode.name, ""))
             continue
         if bad_rank:
-            unsupported.append((kind, gnode.name, "tensor of shape %r: only (C,) and (H, W, C) tensors "
+            unsupported.append((kind, gnode.name, "tensor of shape %r: only (C,), (L, C) and (H, W, C) tensors "
                                 "are supported" % (bad_rank[0],)))
             continue
         config = gnode.layer.get_config() if hasattr(gnode.layer, "get_config") else {}

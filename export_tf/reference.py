@@ -16,11 +16,28 @@ def _map_structure(layer, func, structure):
     return keras.tree.map_structure(func, structure)
 
 
+DEFAULT_INDEX_RANGE = 10     # integer inputs that feed no Embedding: indices in [0, 10)
+
+
+def is_integer_input(sym):
+    """Whether a model input is declared with an integer dtype (e.g. the indices an Embedding reads)."""
+    return "int" in str(getattr(sym, "dtype", "")).lower()
+
+
+def index_range(graph, tensor):
+    """Valid indices for an integer input: [0, the smallest input_dim of the Embeddings reading it)."""
+    dims = [int(node.layer.input_dim) for node in graph.nodes
+            if tensor in node.inputs and hasattr(node.layer, "input_dim")]
+    return min(dims) if dims else DEFAULT_INDEX_RANGE
+
+
 def make_inputs(graph, batch, seed, input_shape=None, provided=None):
-    """Reference inputs by input name: the user's, or seeded standard-normal values."""
+    """Reference inputs by input name: the user's, or seeded values — standard normal for float inputs,
+    valid indices in [0, index_range) for integer inputs (as float32 holding integers: Caffe blobs are
+    float)."""
     rng = np.random.default_rng(seed)
     inputs = {}
-    for index, (name, _, sym) in enumerate(graph.inputs):
+    for index, (name, tensor, sym) in enumerate(graph.inputs):
         shape = list(sym.shape[1:])
         if input_shape is not None and len(graph.inputs) == 1:
             if len(input_shape) != len(shape):
@@ -36,12 +53,19 @@ def make_inputs(graph, batch, seed, input_shape=None, provided=None):
                     value.ndim != len(shape) + 1:
                 raise UsageError("reference input for %r has shape %r, expected (N, %s)"
                                  % (name, value.shape, ", ".join(str(d) for d in shape)))
+            if is_integer_input(sym):
+                limit = index_range(graph, tensor)
+                if value.size and (not np.all(value == np.round(value)) or value.min() < 0 or value.max() >= limit):
+                    raise UsageError("reference input for %r must hold integer indices in [0, %d)" % (name, limit))
             inputs[name] = value
             continue
         if any(d is None for d in shape):
             raise UsageError("input %r has unknown dimensions %r; give them with --input-shape H,W,C"
                              % (name, tuple(shape)))
-        inputs[name] = rng.standard_normal([batch] + shape).astype(np.float32)
+        if is_integer_input(sym):
+            inputs[name] = rng.integers(0, index_range(graph, tensor), [batch] + shape).astype(np.float32)
+        else:
+            inputs[name] = rng.standard_normal([batch] + shape).astype(np.float32)
     return inputs
 
 
@@ -68,8 +92,55 @@ def evaluate(graph, inputs):
     return values
 
 
+def _model_outputs(model, graph, inputs):
+    feed = [inputs[name] for name, _, _ in graph.inputs]
+    out = model(feed if len(feed) > 1 else feed[0], training=False)
+    if isinstance(out, dict):
+        return [np.asarray(v, dtype=np.float32) for v in out.values()]
+    return [np.asarray(v, dtype=np.float32) for v in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+def _refuse_mask(model, layer_name, reason):
+    from shared.errors import UnsupportedError
+    from shared.unsupported import format_unsupported
+    from .registry import supported_classes
+    raise UnsupportedError(format_unsupported(model.name, [("Embedding", layer_name, reason)], supported_classes()))
+
+
+def _check_masks(model, graph, inputs):
+    """Caffe has no masks. An Embedding with mask_zero=True is converted only if its mask changes no
+    output. Keras 3 writes a used mask into the graph (a NotEqual node reading the Embedding's input):
+    that is refused by name. Keras 2 (tf_keras) passes masks implicitly, and the node-by-node evaluation
+    passes none: the model runs on the reference inputs with index 0 written over the second half of
+    every integer input and must match the mask-free evaluation."""
+    masking = [node for node in graph.nodes
+               if type(node.layer).__name__ == "Embedding" and getattr(node.layer, "mask_zero", False)]
+    if not masking:
+        return
+    for emb in masking:
+        users = [node.name for node in graph.nodes
+                 if node is not emb and type(node.layer).__name__ == "NotEqual" and emb.inputs[0] in node.inputs]
+        if users:
+            _refuse_mask(model, emb.name, "mask_zero=True and a layer downstream uses the mask (Keras computes it "
+                         "as %s); Caffe has no masks" % users[0])
+    probe = {}
+    for name, _, sym in graph.inputs:
+        value = np.array(inputs[name], dtype=np.float32, copy=True)
+        if is_integer_input(sym) and value.ndim >= 2:
+            value[:, value.shape[1] // 2:] = 0.0
+        probe[name] = value
+    values = evaluate(graph, probe)
+    for (name, tid), expected in zip(graph.outputs, _model_outputs(model, graph, probe)):
+        got = values[tid]
+        scale = max(float(np.abs(expected).max()), 1e-30)
+        if got.shape != expected.shape or float(np.abs(got - expected).max()) > 1e-5 * scale:
+            _refuse_mask(model, masking[0].name, "mask_zero=True and the mask changes output %r (a layer "
+                         "downstream uses it); Caffe has no masks" % name)
+
+
 def check_against_model(model, graph, inputs, values):
     """The node-by-node evaluation must reproduce the model's own outputs (guards the flattening)."""
+    _check_masks(model, graph, inputs)
     feed = [inputs[name] for name, _, _ in graph.inputs]
     out = model(feed if len(feed) > 1 else feed[0], training=False)
     outs = out if isinstance(out, (list, tuple)) else [out]

@@ -1,19 +1,23 @@
 """Every permutation between TF layout and Caffe layout, in one place.
 
 The bundle is TF layout by contract (activations NHWC, kernels as Keras stores them). Caffe is NCHW.
-A TF tensor lives in a Caffe blob in one of three layouts:
+A TF tensor lives in a Caffe blob in one of four layouts:
 
 * IMAGE    — TF (N, H, W, C) is Caffe (N, C, H, W).
+* SEQUENCE — TF (N, L, C) is Caffe (N, C, 1, L): an image one row high, so Convolution and Pooling
+             with 1xK windows act along the sequence.
 * VECTOR   — TF (N, C) is Caffe (N, C), same order.
 * FLAT_CHW — TF (N, H*W*C), flattened in HWC order, is Caffe (N, C*H*W) flattened in CHW order:
              the same values in another order. Consumers either absorb the permutation (a Dense
-             permutes its kernel rows) or the planner restores HWC order first.
+             permutes its kernel rows) or the planner restores HWC order first. A flattened
+             sequence (L, C) is FLAT_CHW with hwc = (1, L, C).
 """
 import collections
 
 import numpy as np
 
 IMAGE = "image"
+SEQUENCE = "sequence"
 VECTOR = "vector"
 FLAT_CHW = "flat_chw"
 
@@ -31,6 +35,8 @@ def layout_for_shape(tf_shape):
     """The natural layout of a TF tensor shape (without batch)."""
     if len(tf_shape) == 3:
         return Layout(IMAGE)
+    if len(tf_shape) == 2:
+        return Layout(SEQUENCE)
     if len(tf_shape) == 1:
         return Layout(VECTOR)
     raise ValueError("no Caffe layout for a tensor of shape %r" % (tuple(tf_shape),))
@@ -41,7 +47,21 @@ def caffe_shape(tf_shape, layout):
     if layout.kind == IMAGE:
         h, w, c = tf_shape
         return [c, h, w]
+    if layout.kind == SEQUENCE:
+        length, c = tf_shape
+        return [c, 1, length]
     return [int(np.prod(tf_shape))]
+
+
+def as_hwc(tf_shape, layout):
+    """(H, W, C) of the Caffe (N, C, H, W) blob holding an IMAGE or SEQUENCE tensor: a sequence
+    (L, C) is an image (1, L, C). Lets image lowerings (1x1 Convolution, Pooling, reordering) serve
+    sequences."""
+    if layout.kind == IMAGE:
+        return tuple(tf_shape)
+    if layout.kind == SEQUENCE:
+        return (1, tf_shape[0], tf_shape[1])
+    raise ValueError("a %s tensor is not held as (N, C, H, W)" % layout.kind)
 
 
 # --------------------------------------------------------------------------------- activations
@@ -52,6 +72,19 @@ def nhwc_to_nchw(x):
 
 def nchw_to_nhwc(x):
     return np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))
+
+
+def nlc_to_nc1l(x):
+    """A TF sequence (N, L, C) as the Caffe blob (N, C, 1, L)."""
+    return np.ascontiguousarray(np.transpose(x, (0, 2, 1))[:, :, None, :])
+
+
+def nc1l_to_nlc(x):
+    """A Caffe (N, C, 1, L) blob as the TF sequence (N, L, C)."""
+    n, c, one, length = x.shape
+    if one != 1:
+        raise ValueError("a sequence blob has height 1, found %r" % (x.shape,))
+    return np.ascontiguousarray(np.transpose(x.reshape(n, c, length), (0, 2, 1)))
 
 
 def hwc_to_chw_order(h, w, c):
@@ -68,6 +101,8 @@ def activation_to_caffe(x, layout):
     """A TF activation (batch first) as Caffe would hold it."""
     if layout.kind == IMAGE:
         return nhwc_to_nchw(x)
+    if layout.kind == SEQUENCE:
+        return nlc_to_nc1l(x)
     if layout.kind == FLAT_CHW:
         return np.ascontiguousarray(x[:, hwc_to_chw_order(*layout.hwc)])
     return np.ascontiguousarray(x)
@@ -78,16 +113,26 @@ def activation_to_tf(x, layout, tf_shape):
     n = x.shape[0]
     if layout.kind == IMAGE:
         return nchw_to_nhwc(x.reshape([n] + caffe_shape(tf_shape, layout)))
+    if layout.kind == SEQUENCE:
+        return nc1l_to_nlc(x.reshape([n] + caffe_shape(tf_shape, layout)))
     x = x.reshape(n, -1)
     if layout.kind == FLAT_CHW:
         x = x[:, chw_to_hwc_order(*layout.hwc)]
     return np.ascontiguousarray(x.reshape([n] + list(tf_shape)))
 
 
+def tf_axes_in_caffe_order(layout):
+    """The TF axes (without batch) in the order the Caffe blob stores them, viewing a SEQUENCE blob
+    (N, C, 1, L) as (N, C, L): IMAGE (2, 0, 1), SEQUENCE (1, 0), VECTOR (0,)."""
+    return {IMAGE: (2, 0, 1), SEQUENCE: (1, 0), VECTOR: (0,)}[layout.kind]
+
+
 def caffe_axis(tf_axis, layout):
     """Caffe axis of a TF axis (full-rank, batch = 0, negatives allowed) of a tensor in layout."""
     if layout.kind == IMAGE:
         return {0: 0, 1: 2, 2: 3, 3: 1, -1: 1, -2: 3, -3: 2, -4: 0}[tf_axis]
+    if layout.kind == SEQUENCE:
+        return {0: 0, 1: 3, 2: 1, -1: 1, -2: 3, -3: 0}[tf_axis]
     if layout.kind == VECTOR:
         return {0: 0, 1: 1, -1: 1, -2: 0}[tf_axis]
     raise ValueError("axis of a FLAT_CHW tensor has no Caffe equivalent")
@@ -124,6 +169,17 @@ def dense_kernel_as_conv1x1(kernel):
     """Dense kernel TF (C, out) applied to the channel axis of an image -> Caffe 1x1 Convolution
     (out, C, 1, 1)."""
     return np.ascontiguousarray(kernel.T[:, :, None, None])
+
+
+def conv1d_kernel(kernel):
+    """Conv1D kernel TF (k, in, out) -> Caffe Convolution with a 1xK window (out, in, 1, k)."""
+    return np.ascontiguousarray(np.transpose(kernel, (2, 1, 0))[:, :, None, :])
+
+
+def embedding_matrix(embeddings):
+    """Embedding matrix TF (input_dim, output_dim) -> Caffe Embed weight (input_dim, output_dim):
+    the same array (Caffe's Embed reads row `index`, as TF does)."""
+    return np.ascontiguousarray(embeddings)
 
 
 def channel_vector(values, channels):

@@ -27,7 +27,7 @@ def _input_layer(entry):
     try:
         lay = layout_for_shape(shape)
     except ValueError:
-        raise Unsupported("input of shape %r: only (C,) and (H, W, C) inputs are supported" % (shape,))
+        raise Unsupported("input of shape %r: only (C,), (L, C) and (H, W, C) inputs are supported" % (shape,))
     layer = CaffeLayer(entry["name"], "Input", [], [entry["name"]],
                        {"input_param": {"shape": {"dim": [1] + caffe_shape(shape, lay)}}})
     return layer, TensorRef(entry["name"], shape, lay)

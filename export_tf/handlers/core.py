@@ -4,7 +4,7 @@ import numpy as np
 from ..registry import Node, Unsupported, register
 
 
-@register("Dropout", "SpatialDropout2D", "GaussianDropout", "GaussianNoise", "AlphaDropout", "Identity",
+@register("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianDropout", "GaussianNoise", "AlphaDropout", "Identity",
           ops=("identity",))
 def identity(view):
     return Node("identity", {})

@@ -1,4 +1,6 @@
-"""Normalisation: BatchNormalization (inference form)."""
+"""Normalisation: BatchNormalization (inference form), LayerNormalization, Normalization (preprocessing)."""
+import numpy as np
+
 from ..registry import Node, Unsupported, register
 
 
@@ -23,3 +25,55 @@ def batch_norm(view):
         arrays["beta"] = view.weight("beta")
     attrs = {"epsilon": float(view.config.get("epsilon", 1e-3)), "center": center, "scale": scale}
     return Node("batch_norm", attrs, arrays)
+
+
+def _last_axis_only(view, axis):
+    """True if Keras `axis` (an int or a one-element list) is the last axis of the layer's input."""
+    if isinstance(axis, (list, tuple)):
+        if len(axis) != 1:
+            return False
+        axis = axis[0]
+    rank = len(view.input_shape) + 1
+    return axis in (-1, rank - 1)
+
+
+@register("LayerNormalization", ops=("layer_norm",))
+def layer_norm(view):
+    axis = view.config.get("axis", -1)
+    if not _last_axis_only(view, axis):
+        raise Unsupported("axis=%r (only the last, channel, axis is supported)" % (axis,))
+    if view.config.get("rms_scaling"):
+        raise Unsupported("rms_scaling=True (deprecated in Keras)")
+    center = bool(view.config.get("center", True))
+    scale = bool(view.config.get("scale", True))
+    arrays = {}
+    if scale:
+        arrays["gamma"] = view.weight("gamma")
+    if center:
+        arrays["beta"] = view.weight("beta")
+    return Node("layer_norm", {"epsilon": float(view.config.get("epsilon", 1e-3)), "center": center,
+                               "scale": scale}, arrays)
+
+
+@register("Normalization", ops=("normalize",))
+def normalization(view):
+    """The preprocessing layer: (x - mean) / max(sqrt(variance), epsilon) with Keras's global epsilon
+    (invert=True: mean + x * max(sqrt(variance), epsilon)), statistics per channel or one for all."""
+    import keras
+    axis = view.config.get("axis", -1)
+    if isinstance(axis, (list, tuple)) and not axis:
+        axis = None                      # Keras stores axis=None as ()
+    channels = view.input_shape[-1]
+    if axis is not None and not _last_axis_only(view, axis):
+        raise Unsupported("axis=%r (only the last, channel, axis or None is supported)" % (axis,))
+    stats = {}
+    for role in ("mean", "variance"):
+        value = view.config.get(role)
+        if value is None:
+            value = view.weight(role)
+        value = np.asarray(value, dtype=np.float32)
+        if value.size not in (1, channels):
+            raise Unsupported("%s of shape %r for %d channels" % (role, value.shape, channels))
+        stats[role] = np.ascontiguousarray(np.broadcast_to(value.reshape(-1), (channels,)), dtype=np.float32)
+    return Node("normalize", {"epsilon": float(keras.config.epsilon()), "invert": bool(view.config.get("invert", False))},
+                stats)

@@ -1,4 +1,4 @@
-"""Shape changes: Flatten, Reshape, ZeroPadding2D."""
+"""Shape changes: Flatten, Reshape, Permute, ZeroPadding2D."""
 from ..registry import Node, Unsupported, register
 from .common import channels_last, spatial_input
 
@@ -12,6 +12,14 @@ def flatten(view):
 @register("Reshape", ops=('reshape',))
 def reshape(view):
     return Node("reshape", {"target_shape": [int(d) for d in view.output_shape]})
+
+
+@register("Permute", ops=("permute",))
+def permute(view):
+    dims = [int(d) for d in view.config["dims"]]
+    if sorted(dims) != list(range(1, len(view.input_shape) + 1)):
+        raise Unsupported("dims=%r is not a permutation of the axes 1..%d" % (dims, len(view.input_shape)))
+    return Node("permute", {"dims": dims})
 
 
 @register("ZeroPadding2D", ops=('pad2d',))

@@ -61,3 +61,44 @@ def test_batch_norm_on_flattened_image(check):
     x = layers.BatchNormalization(name="bn")(x)
     out = layers.Dense(3, name="head")(x)
     check(keras.Model(inp, out))
+
+
+def test_layer_norm_on_vectors_sequences_and_images(check):
+    """LayerNormalization over the channel axis at every position (Caffe's MVN cannot: it normalises over
+    C*H*W): each rank, with center/scale off, a large epsilon, and an input offset far from zero."""
+    image = keras.Input((4, 5, 6), name="image")
+    sequence = keras.Input((7, 5), name="sequence")
+    vector = keras.Input((9,), name="features")
+    a = layers.Conv2D(6, 3, padding="same", name="conv")(image)
+    a = layers.Rescaling(1.0, offset=3.0, name="offset")(a)
+    outs = [
+        layers.LayerNormalization(name="ln_image")(a),
+        layers.LayerNormalization(epsilon=0.5, center=False, name="ln_sequence")(
+            layers.Conv1D(4, 3, name="conv1d")(sequence)),
+        layers.LayerNormalization(scale=False, epsilon=1e-6, name="ln_vector")(layers.Dense(8, name="fc")(vector)),
+        layers.LayerNormalization(center=False, scale=False, name="ln_plain")(vector),
+    ]
+    check(keras.Model([image, sequence, vector], outs))
+
+
+def test_normalization_preprocessing(check):
+    """Keras's Normalization: adapted statistics (per channel, and one for all with axis=None), explicit
+    mean/variance, and invert=True; computes (x - mean) / max(sqrt(var), epsilon)."""
+    import numpy as np
+    rng = np.random.default_rng(3)
+    image = keras.Input((4, 5, 3), name="image")
+    vector = keras.Input((6,), name="features")
+    sequence = keras.Input((7, 2), name="sequence")
+    per_channel = layers.Normalization(name="norm_image")
+    per_channel.adapt(rng.normal([1.0, -2.0, 0.5], [0.5, 2.0, 3.0], (16, 4, 5, 3)).astype("float32"))
+    whole = layers.Normalization(axis=None, name="norm_all")
+    whole.adapt(rng.normal(2.0, 3.0, (16, 6)).astype("float32"))
+    explicit = layers.Normalization(mean=[0.5, -1.0], variance=[4.0, 0.25], name="norm_explicit")
+    invert = layers.Normalization(mean=[0.5, -1.0], variance=[4.0, 0.25], invert=True, name="norm_invert")
+    outs = [
+        layers.Conv2D(2, 3, name="conv")(per_channel(image)),
+        whole(vector),
+        explicit(sequence),
+        invert(sequence),
+    ]
+    check(keras.Model([image, vector, sequence], outs))

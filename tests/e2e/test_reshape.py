@@ -266,15 +266,15 @@ def export_cli(model, tmp_path):
                           stderr=subprocess.PIPE, universal_newlines=True, timeout=900)
 
 
-def test_reshape_to_rank_2_is_refused_naming_the_layer(tmp_path):
-    """Caffe blobs here are (N, C) or (N, C, H, W): a (N, A, B) tensor has no layout to live in."""
+def test_reshape_to_rank_4_is_refused_naming_the_layer(tmp_path):
+    """Caffe blobs here are (N, C), (N, C, 1, L) or (N, C, H, W): a (N, A, B, C, D) tensor has no layout."""
     inp = keras.Input((4, 6, 2), name="image")
-    x = layers.Reshape((24, 2), name="to_sequence")(inp)
+    x = layers.Reshape((2, 2, 6, 2), name="to_rank4")(inp)
     out = layers.Dense(3, name="fc")(x)
     proc = export_cli(keras.Model(inp, out), tmp_path)
     assert proc.returncode == 4, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "Reshape" in proc.stderr and "(first: to_sequence)" in proc.stderr
+    assert "Reshape" in proc.stderr and "(first: to_rank4)" in proc.stderr
     assert not os.path.exists(str(tmp_path / "bundle.npz"))
 
 
@@ -298,3 +298,48 @@ def test_flatten_output_over_the_slice_limit_is_refused_naming_the_layer(tmp_pat
     assert result.returncode == 4, result.describe()
     assert "internal error" not in result.stderr
     assert "as a model output" in result.stderr and "(first: flat)" in result.stderr
+
+
+# ----------------------------------------------------------------------------- sequences and Permute
+
+def test_reshapes_between_images_sequences_and_vectors(check):
+    """Reshapes that keep the channel axis are plain Caffe Reshapes ((H, W, C) <-> (H*W, C)); the others
+    move values between axes exactly (Slice + Concat); a flattened sequence feeds a Dense (kernel rows
+    permuted) and is a model output (restored to TF order)."""
+    inp = keras.Input((4, 3, 2), name="image")
+    x = layers.Conv2D(5, 1, name="conv")(inp)                           # (4, 3, 5)
+    seq = layers.Reshape((12, 5), name="to_sequence")(x)                # plain Reshape
+    seq = layers.Conv1D(6, 3, padding="same", name="conv1d")(seq)       # (12, 6)
+    flat = layers.Reshape((72,), name="seq_flat")(seq)                  # (L, C) -> (L*C,)
+    vec = layers.Dense(10, name="fc")(flat)
+    outs = [
+        flat,
+        layers.Reshape((1, 1, 10), name="to_1x1")(vec),                 # (C,) -> (1, 1, C)
+        layers.Reshape((5, 2), name="vec_to_sequence")(vec),            # values move
+        layers.Reshape((10, 1), name="vec_to_one_channel")(vec),
+        layers.Reshape((8, 9), name="regroup_sequence")(seq),           # values move both ways
+        layers.Conv2D(2, 3, name="conv_back")(layers.Reshape((4, 3, 6), name="seq_to_image")(seq)),
+        layers.Reshape((3, 2, 12), name="seq_to_image_regroup")(seq),
+        layers.Reshape((6, 10), name="image_to_sequence_regroup")(x),
+    ]
+    check(keras.Model(inp, outs))
+
+
+def test_permute(check):
+    """Caffe has no Permute: every axis order of an image and the transpose of a sequence, composed
+    exactly with Slice + Concat + Reshape, each followed by a layer that reads the result."""
+    inp = keras.Input((4, 3, 2), name="image")
+    x = layers.Conv2D(5, 1, name="conv")(inp)                           # (4, 3, 5)
+    seq = layers.Reshape((12, 5), name="to_sequence")(x)
+    transposed = layers.Permute((2, 1), name="swap_sequence")(seq)      # (5, 12)
+    outs = [
+        layers.Permute((2, 1, 3), name="swap_hw")(x),
+        layers.Permute((3, 1, 2), name="channels_first")(x),
+        layers.Permute((1, 3, 2), name="swap_wc")(x),
+        layers.Permute((3, 2, 1), name="reverse")(x),
+        layers.Permute((2, 3, 1), name="channels_to_rows")(x),
+        layers.Conv2D(2, 2, name="conv_after")(layers.Permute((2, 1, 3), name="swap_hw_conv")(x)),
+        transposed,
+        layers.Conv1D(3, 2, name="conv1d_after")(transposed),
+    ]
+    check(keras.Model(inp, outs))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from import_caffe import layout
-from import_caffe.layout import FLAT_CHW, IMAGE, VECTOR, Layout
+from import_caffe.layout import FLAT_CHW, IMAGE, SEQUENCE, VECTOR, Layout
 
 BATCH = 2
 
@@ -290,14 +290,14 @@ def test_activation_to_tf_accepts_a_blob_flattened_by_caffe():
 
 @pytest.mark.parametrize("tf_shape, kind", [
     pytest.param([4, 5, 3], IMAGE, id="rank3-image"),
+    pytest.param([7, 3], SEQUENCE, id="rank2-sequence"),
     pytest.param([10], VECTOR, id="rank1-vector"),
 ])
 def test_layout_for_shape(tf_shape, kind):
     assert layout.layout_for_shape(tf_shape) == Layout(kind)
 
 
-@pytest.mark.parametrize("tf_shape", [pytest.param([], id="scalar"), pytest.param([3, 4], id="rank2"),
-                                      pytest.param([2, 3, 4, 5], id="rank4")])
+@pytest.mark.parametrize("tf_shape", [pytest.param([], id="scalar"), pytest.param([2, 3, 4, 5], id="rank4")])
 def test_layout_for_shape_refuses_other_ranks(tf_shape):
     with pytest.raises(ValueError):
         layout.layout_for_shape(tf_shape)
@@ -339,3 +339,101 @@ def test_caffe_axis_of_a_vector_concatenates_the_same_values(tf_axis):
 def test_caffe_axis_refuses_a_flat_chw_tensor():
     with pytest.raises(ValueError):
         layout.caffe_axis(1, Layout(FLAT_CHW, (2, 3, 4)))
+
+
+# ----------------------------------------------------------------------------- sequences
+
+def to_nc1l(x_nlc):
+    """(N, L, C) -> (N, C, 1, L) with explicit indices, independent of layout.nlc_to_nc1l."""
+    n, length, c = x_nlc.shape
+    out = np.empty((n, c, 1, length), dtype=x_nlc.dtype)
+    for i in range(length):
+        for k in range(c):
+            out[:, k, 0, i] = x_nlc[:, i, k]
+    return out
+
+
+def test_sequence_round_trip_and_caffe_shape():
+    x = randn(rng_for(21), BATCH, 5, 3)
+    lay = Layout(SEQUENCE)
+    assert layout.caffe_shape([5, 3], lay) == [3, 1, 5]
+    blob = layout.activation_to_caffe(x, lay)
+    np.testing.assert_array_equal(blob, to_nc1l(x))
+    np.testing.assert_array_equal(layout.activation_to_tf(blob, lay, [5, 3]), x)
+    np.testing.assert_array_equal(layout.activation_to_tf(blob.reshape(BATCH, -1), lay, [5, 3]), x)
+
+
+def test_sequence_is_a_one_row_image():
+    """A sequence blob is the image (1, L, C): hwc order of that image is the sequence's TF order."""
+    x = randn(rng_for(22), BATCH, 4, 3)
+    assert layout.as_hwc([4, 3], Layout(SEQUENCE)) == (1, 4, 3)
+    np.testing.assert_array_equal(layout.activation_to_caffe(x, Layout(SEQUENCE)),
+                                  layout.activation_to_caffe(x.reshape(BATCH, 1, 4, 3), Layout(IMAGE)))
+    flat_chw = to_nc1l(x).reshape(BATCH, -1)
+    np.testing.assert_array_equal(layout.activation_to_tf(flat_chw, Layout(FLAT_CHW, (1, 4, 3)), [12]),
+                                  x.reshape(BATCH, -1))
+
+
+@pytest.mark.parametrize("tf_axis", [pytest.param(a, id="sequence-axis%d" % a) for a in (0, 1, 2, -1, -2, -3)])
+def test_caffe_axis_of_a_sequence_concatenates_the_same_values(tf_axis):
+    rng = rng_for(23)
+    a, b = randn(rng, BATCH, 4, 3), randn(rng, BATCH, 4, 3)
+    caffe_axis = layout.caffe_axis(tf_axis, Layout(SEQUENCE))
+    np.testing.assert_array_equal(np.concatenate([to_nc1l(a), to_nc1l(b)], axis=caffe_axis),
+                                  to_nc1l(np.concatenate([a, b], axis=tf_axis)))
+
+
+def test_conv1d_kernel_is_a_1xk_conv2d_kernel():
+    """A Conv1D on (N, L, C) equals a Conv2D with a (1, k) window on the one-row image."""
+    rng = rng_for(24)
+    x, kernel = randn(rng, BATCH, 7, 3), randn(rng, 3, 3, 4)
+    tf_out = tf_conv(x[:, None], kernel[None], (1, 2))[:, 0]
+    caffe_out = caffe_conv(to_nc1l(x), layout.conv1d_kernel(kernel), (1, 2))
+    np.testing.assert_allclose(caffe_out, to_nc1l(tf_out), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind, order", [(IMAGE, (2, 0, 1)), (SEQUENCE, (1, 0)), (VECTOR, (0,))])
+def test_tf_axes_in_caffe_order(kind, order):
+    assert layout.tf_axes_in_caffe_order(Layout(kind)) == order
+
+
+# ----------------------------------------------------------------------------- exact transposes
+
+def run_layers(layers, blobs):
+    """A numpy model of the Caffe layers a transpose uses (Reshape with dim 0 = keep, Slice, Concat)."""
+    for layer in layers:
+        if layer.type == "Reshape":
+            src = blobs[layer.bottoms[0]]
+            dims = [src.shape[i] if d == 0 else d for i, d in enumerate(layer.params["reshape_param"]["shape"]["dim"])]
+            blobs[layer.tops[0]] = src.reshape(dims)
+        elif layer.type == "Slice":
+            param = layer.params["slice_param"]
+            parts = np.split(blobs[layer.bottoms[0]], param["slice_point"], axis=param["axis"])
+            assert len(parts) == len(layer.tops)
+            blobs.update(zip(layer.tops, parts))
+        elif layer.type == "Concat":
+            blobs[layer.tops[0]] = np.concatenate([blobs[b] for b in layer.bottoms],
+                                                  axis=layer.params["concat_param"]["axis"])
+        else:
+            raise AssertionError("unexpected layer %s" % layer.type)
+    return blobs
+
+
+@pytest.mark.parametrize("dims, perm", [
+    pytest.param([3, 4], [1, 0], id="2d-swap"),
+    pytest.param([1, 4], [1, 0], id="2d-swap-one-row"),
+    pytest.param([2, 3, 4], [0, 2, 1], id="swap-last-two"),
+    pytest.param([2, 3, 4], [1, 0, 2], id="swap-first-two"),
+    pytest.param([2, 3, 4], [2, 1, 0], id="reverse"),
+    pytest.param([2, 3, 4], [1, 2, 0], id="rotate-left"),
+    pytest.param([2, 3, 4], [2, 0, 1], id="rotate-right"),
+    pytest.param([5, 1, 3], [2, 1, 0], id="reverse-with-unit-axis"),
+])
+def test_transpose_blob_is_an_exact_transpose(dims, perm):
+    from import_caffe.handlers.reshape import transpose_blob
+    x = randn(rng_for(31), BATCH, *dims)
+    layers, top = transpose_blob("t", "x", dims, perm, "out")
+    blobs = run_layers(layers, {"x": x})
+    np.testing.assert_array_equal(blobs[top], np.transpose(x, [0] + [p + 1 for p in perm]))
+    slices = sum(len(l.tops) for l in layers if l.type == "Slice")
+    assert slices <= sum(dims)       # the cheapest moves: never more pieces than the axes' sizes together

@@ -1,0 +1,110 @@
+"""Sequences (TF (N, L, C)): Conv1D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
+GlobalMaxPooling1D, Embedding."""
+from ..padding import same_pads
+from ..registry import Node, Unsupported, register
+from .common import activation_attr, channels_last
+
+
+def _single(value, what):
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise Unsupported("%s=%r (one value expected)" % (what, value))
+        value = value[0]
+    return int(value)
+
+
+def sequence_input(view):
+    if len(view.input_shape) != 2:
+        raise Unsupported("expects a sequence tensor (L, C), found shape %r" % (view.input_shape,))
+    return view.input_shape
+
+
+def _pads(padding, length, kernel, stride, dilation=1):
+    """Explicit [before, after] along the sequence for Keras padding valid / same / causal."""
+    if padding == "valid":
+        return [0, 0]
+    if padding == "same":
+        return list(same_pads(length, kernel, stride, dilation))
+    if padding == "causal":
+        return [(kernel - 1) * dilation, 0]
+    raise Unsupported("padding=%r" % padding)
+
+
+@register("Conv1D", ops=("conv1d",))
+def conv1d(view):
+    channels_last(view)
+    length, _ = sequence_input(view)
+    kernel = view.weight("kernel")                  # (k, in / groups, out)
+    k = int(kernel.shape[0])
+    strides = _single(view.config.get("strides", 1), "strides")
+    dilation = _single(view.config.get("dilation_rate", 1), "dilation_rate")
+    if strides != 1 and dilation != 1:
+        raise Unsupported("strides %r together with dilation %r" % (strides, dilation))
+    padding = view.config.get("padding", "valid")
+    use_bias = bool(view.config.get("use_bias", True))
+    attrs = {
+        "kernel_size": [k], "strides": [strides], "dilation": [dilation], "padding": padding,
+        "pads": _pads(padding, length, k, strides, dilation),
+        "groups": int(view.config.get("groups", 1) or 1), "filters": int(kernel.shape[2]),
+        "use_bias": use_bias, "activation": activation_attr(view.config.get("activation", "linear")),
+    }
+    arrays = {"kernel": kernel}
+    if use_bias:
+        arrays["bias"] = view.weight("bias")
+    return Node("conv1d", attrs, arrays)
+
+
+def _pool(view, op):
+    channels_last(view)
+    length, _ = sequence_input(view)
+    kernel = _single(view.config.get("pool_size", 2), "pool_size")
+    strides = view.config.get("strides")
+    strides = kernel if strides is None else _single(strides, "strides")
+    padding = view.config.get("padding", "valid")
+    if padding not in ("valid", "same"):
+        raise Unsupported("padding=%r" % padding)
+    return Node(op, {"kernel_size": [kernel], "strides": [strides], "padding": padding,
+                     "pads": _pads(padding, length, kernel, strides)})
+
+
+@register("MaxPooling1D", ops=("max_pool1d",))
+def max_pool1d(view):
+    return _pool(view, "max_pool1d")
+
+
+@register("AveragePooling1D", ops=("avg_pool1d",))
+def avg_pool1d(view):
+    return _pool(view, "avg_pool1d")
+
+
+def _global(view, mode):
+    channels_last(view)
+    sequence_input(view)
+    return Node("global_pool1d", {"mode": mode, "keepdims": bool(view.config.get("keepdims", False))})
+
+
+@register("GlobalAveragePooling1D", ops=("global_pool1d",))
+def global_avg_pool1d(view):
+    return _global(view, "avg")
+
+
+@register("GlobalMaxPooling1D", ops=("global_pool1d",))
+def global_max_pool1d(view):
+    return _global(view, "max")
+
+
+@register("Embedding", ops=("embedding",))
+def embedding(view):
+    """Integer indices (L,) -> vectors (L, D). The indices arrive as a float blob of integral values.
+    mask_zero=True is accepted only if the mask changes no output: the exporter's reference check runs
+    the model on inputs containing index 0 and compares (export_tf/reference.py)."""
+    if len(view.input_shape) != 1:
+        raise Unsupported("input of shape %r: only a sequence of indices (L,) is supported" % (view.input_shape,))
+    if view.config.get("lora_rank"):
+        raise Unsupported("lora_rank=%r (merge the LoRA weights first)" % view.config.get("lora_rank"))
+    if view.config.get("quantization_config") or view.config.get("dtype") in ("int8", "float8"):
+        raise Unsupported("quantized embeddings")
+    role = "embeddings" if "embeddings" in view.weights else "embeddings_1"
+    matrix = view.weight(role)               # (input_dim, output_dim)
+    return Node("embedding", {"input_dim": int(matrix.shape[0]), "output_dim": int(matrix.shape[1]),
+                              "mask_zero": bool(view.config.get("mask_zero", False))}, {"embeddings": matrix})

@@ -1,0 +1,166 @@
+"""Sequences (TF (N, L, C), Caffe (N, C, 1, L)): conv1d, max_pool1d, avg_pool1d, global_pool1d — each the
+2-D lowering of conv.py / pool.py with a 1xK window on the sequence held as a one-row image — and
+embedding (Caffe Embed)."""
+from .. import layout
+from ..attrs import MAX_WINDOW
+from ..layout import IMAGE, SEQUENCE, VECTOR, Layout
+from ..plan import CaffeLayer, Lowering, TensorRef
+from ..registry import Unsupported, register
+from ..padding import symmetric
+from .activation import lower_activation
+from .common import zero_pad
+from .pool import _pool, global_pool2d
+from .reshape import transpose_blob
+
+
+def as_image(ref):
+    """The one-row image view (1, L, C) of a SEQUENCE ref (the same Caffe blob)."""
+    if ref.layout.kind != SEQUENCE:
+        raise Unsupported("expects a sequence input (L, C), found a %s tensor" % ref.layout.kind)
+    return TensorRef(ref.blob, layout.as_hwc(ref.shape, ref.layout), Layout(IMAGE))
+
+
+def as_sequence(ref):
+    """A one-row IMAGE ref (1, L, C) back as the SEQUENCE (L, C) it holds."""
+    return TensorRef(ref.blob, ref.shape[1:], Layout(SEQUENCE))
+
+
+def _node_2d(node, attrs_2d):
+    return {"name": node["name"], "op": node["op"], "source_type": node["source_type"],
+            "inputs": node["inputs"], "outputs": node["outputs"], "attrs": attrs_2d}
+
+
+def _window_attrs(node, dilated):
+    attrs = node["attrs"]
+    out = {"kernel_size": [1, attrs["kernel_size"][0]], "strides": [1, attrs["strides"][0]],
+           "pads": [0, 0] + list(attrs["pads"])}
+    if dilated:
+        out["dilation"] = [1, attrs["dilation"][0]]
+        out["activation"] = attrs.get("activation")
+    return out
+
+
+def _check_window(n, ins, dilated):
+    kernel = n.ints("kernel_size", 1, 1)[0]
+    n.ints("strides", 1, 1)
+    dilation = n.ints("dilation", 1, 1)[0] if dilated else 1
+    before, after = n.ints("pads", 2, 0)
+    k_eff = (kernel - 1) * dilation + 1
+    if max(before, after) >= k_eff:
+        n.fail("attrs.pads", "[%d, %d] pads by a whole window of %d or more" % (before, after, k_eff))
+    if ins and ins[0].layout.kind == SEQUENCE and k_eff > ins[0].shape[0] + before + after:
+        n.fail("attrs.kernel_size", "a window of %d does not fit the sequence of %d padded by %d + %d"
+               % (k_eff, ins[0].shape[0], before, after))
+
+
+def _check_conv1d(n, ins, arrays):
+    _check_window(n, ins, dilated=True)
+    groups = n.int("groups", 1, MAX_WINDOW)
+    if n.attrs.get("activation") is not None:
+        n.activation(n.attrs["activation"], "attrs.activation")
+    cin = None
+    if ins and ins[0].layout.kind == SEQUENCE and ins[0].shape[1] % groups == 0:
+        cin = ins[0].shape[1] // groups
+    shape = n.array(arrays, "kernel", 3, [n.attrs["kernel_size"][0], cin, None])
+    if shape is None:
+        n.fail("arrays.kernel", "missing")
+    n.array(arrays, "bias", 1, [shape[2]])
+
+
+def _check_pool1d(n, ins, arrays):
+    _check_window(n, ins, dilated=False)
+
+
+def _check_global(n, ins, arrays):
+    if n.string("mode") not in ("avg", "max"):
+        n.fail("attrs.mode", "expected 'avg' or 'max', found %r" % n.attrs["mode"])
+    n.boolean("keepdims")
+
+
+@register("conv1d", composition="Convolution with a 1xK window (+ padding for causal/asymmetric SAME)",
+          check=_check_conv1d)
+def conv1d(node, ins, arrays, names, target):
+    src = as_image(ins[0])
+    _, length, channels = src.shape
+    kernel = arrays["kernel"]
+    bias = arrays.get("bias")
+    groups = node["attrs"]["groups"]
+    if channels % groups:
+        raise Unsupported("%d input channels are not divisible by groups %d" % (channels, groups))
+    attrs = _window_attrs(node, dilated=True)
+    k, stride, dilation = attrs["kernel_size"][1], attrs["strides"][1], attrs["dilation"][1]
+    before, after = node["attrs"]["pads"]
+    layers, bottom, note = [], src.blob, None
+    pad = symmetric(attrs["pads"])
+    if pad is None:      # causal, or SAME with the extra cell after: pad exactly first
+        more, ref = zero_pad(names.sub("pad"), bottom, names.sub("pad"), src.shape, attrs["pads"])
+        layers += more
+        bottom, pad = ref.blob, (0, 0)
+        note = "asymmetric (causal or SAME) padding as identity depthwise Convolution + Slice"
+    act = attrs.get("activation")
+    conv_top = names.sub("preact") if act else names.top
+    param = {"num_output": int(kernel.shape[2]), "bias_term": bias is not None, "kernel_h": 1, "kernel_w": k,
+             "stride_h": 1, "stride_w": stride, "pad_h": 0, "pad_w": pad[1], "group": groups}
+    if dilation != 1:
+        param["dilation"] = [1, dilation]
+    layers.append(CaffeLayer(names.layer, "Convolution", [bottom], [conv_top], {"convolution_param": param},
+                             [layout.conv1d_kernel(kernel)] + ([bias] if bias is not None else [])))
+    if act:
+        layers += lower_activation(act, conv_top, names.top, names.sub(act["function"]), target)
+    out_length = (length + before + after - (k - 1) * dilation - 1) // stride + 1
+    return Lowering(layers, [TensorRef(names.top, [out_length, int(kernel.shape[2])], Layout(SEQUENCE))], note)
+
+
+def _pool1d(node, ins, names, mode):
+    lowering = _pool(_node_2d(node, _window_attrs(node, dilated=False)), [as_image(ins[0])], names, mode)
+    lowering.outputs = [as_sequence(r) for r in lowering.outputs]
+    return lowering
+
+
+@register("max_pool1d", composition="Pooling MAX with a 1xK window (+ Slice)", check=_check_pool1d)
+def max_pool1d(node, ins, arrays, names, target):
+    return _pool1d(node, ins, names, "MAX")
+
+
+@register("avg_pool1d", composition="Pooling AVE with a 1xK window (+ Slice, + Scale divisor correction)",
+          check=_check_pool1d)
+def avg_pool1d(node, ins, arrays, names, target):
+    return _pool1d(node, ins, names, "AVE")
+
+
+@register("global_pool1d", composition="Pooling global_pooling (+ Flatten)", check=_check_global)
+def global_pool1d(node, ins, arrays, names, target):
+    lowering = global_pool2d(node, [as_image(ins[0])], arrays, names, target)
+    lowering.outputs = [as_sequence(r) if r.layout.kind == IMAGE else r for r in lowering.outputs]
+    return lowering
+
+
+def _check_embedding(n, ins, arrays):
+    vocab = n.int("input_dim", 1)
+    dim = n.int("output_dim", 1)
+    if n.array(arrays, "embeddings", 2, [vocab, dim]) is None:
+        n.fail("arrays.embeddings", "missing")
+
+
+@register("embedding", composition="Embed (+ Slice and Concat to put the vectors on the channel axis)",
+          check=_check_embedding)
+def embedding(node, ins, arrays, names, target):
+    """Caffe's Embed reads float indices (N, L) and writes (N, L, D); the SEQUENCE layout is (N, D, 1, L),
+    so the two axes are swapped exactly (Slice + Concat) unless one has size 1. Indices must be integral
+    and in [0, input_dim): Caffe does not check them (TF refuses out-of-range ones)."""
+    src = ins[0]
+    if src.layout.kind != VECTOR:
+        raise Unsupported("expects a sequence of indices (L,), found a %s tensor" % src.layout.kind)
+    length = src.shape[0]
+    vocab, dim = node["attrs"]["input_dim"], node["attrs"]["output_dim"]
+    embedded = names.sub("embedded")
+    layers = [CaffeLayer(names.layer, "Embed", [src.blob], [embedded], {"embed_param": {
+        "num_output": dim, "input_dim": vocab, "bias_term": False}}, [layout.embedding_matrix(arrays["embeddings"])])]
+    blob = embedded
+    if length > 1 and dim > 1:
+        more, blob = transpose_blob(names.sub("transpose"), embedded, [length, dim], [1, 0], names.sub("transpose"))
+        layers += more
+    layers.append(CaffeLayer(names.sub("sequence"), "Reshape", [blob], [names.top],
+                             {"reshape_param": {"shape": {"dim": [0, dim, 1, length]}}}))
+    return Lowering(layers, [TensorRef(names.top, [length, dim], Layout(SEQUENCE))],
+                    "Embed writes (L, D): Slice + Concat put D on the channel axis" if len(layers) > 2 else None)

@@ -1,0 +1,100 @@
+"""Sequences end to end: TF (N, L, C) tensors live in Caffe as (N, C, 1, L) one-row images. Conv1D (valid,
+same, causal, strides, dilation, groups, fused activations), MaxPooling1D / AveragePooling1D (SAME average
+pooling excludes the padding), global pooling (keepdims too), sequence inputs and rank-3 model outputs,
+Embedding (integer inputs, valid reference indices) and Flatten of a sequence."""
+import os
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from conftest import assert_parity, caffe_layer_types, convert, randomize
+from test_reshape import export_cli
+
+
+def test_conv1d_settings(check):
+    """One sequence input, every Conv1D setting as its own model output (each is compared)."""
+    inp = keras.Input((11, 4), name="sequence")
+    outs = [
+        layers.Conv1D(5, 3, name="valid")(inp),
+        layers.Conv1D(6, 4, strides=2, padding="same", activation="relu", name="same_strided")(inp),
+        layers.Conv1D(3, 3, padding="causal", dilation_rate=2, activation="tanh", name="causal_dilated")(inp),
+        layers.Conv1D(6, 2, padding="same", groups=2, use_bias=False, name="grouped_same_even")(inp),
+        layers.Conv1D(4, 5, strides=3, padding="causal", activation="softmax", name="causal_strided")(inp),
+    ]
+    check(keras.Model(inp, outs))
+
+
+def test_pool1d_settings(check):
+    """Pooling windows straddle the padding (SAME avg divides by real cells only); the conv in front
+    gives values of both signs so a padded zero would win a max."""
+    inp = keras.Input((11, 3), name="sequence")
+    x = layers.Conv1D(4, 1, name="conv")(inp)
+    outs = [
+        layers.MaxPooling1D(2, name="max_valid")(x),
+        layers.MaxPooling1D(3, strides=2, padding="same", name="max_same")(x),
+        layers.AveragePooling1D(3, strides=2, padding="same", name="avg_same")(x),
+        layers.AveragePooling1D(4, strides=1, padding="same", name="avg_same_even")(x),
+        layers.AveragePooling1D(3, strides=3, name="avg_valid")(x),
+        layers.GlobalAveragePooling1D(name="gap")(x),
+        layers.GlobalMaxPooling1D(keepdims=True, name="gmp_keepdims")(x),
+    ]
+    check(keras.Model(inp, outs))
+
+
+def test_sequence_classifier(check):
+    """Conv1D -> pool -> Flatten (a flattened sequence: the Dense kernel rows are permuted) -> Dense."""
+    inp = keras.Input((12, 3), name="sequence")
+    x = layers.Conv1D(6, 3, padding="same", activation="relu", name="conv1")(inp)
+    x = layers.BatchNormalization(name="bn")(x)
+    x = layers.MaxPooling1D(2, name="pool")(x)
+    x = layers.Dense(5, activation="tanh", name="per_step")(x)
+    flat = layers.Flatten(name="flat")(x)
+    out = layers.Dense(4, name="logits")(flat)
+    check(keras.Model(inp, [out, flat]))
+
+
+def test_embedding_text_classifier(check):
+    """Integer token ids -> Embedding -> Conv1D -> GlobalMaxPooling1D -> Dense softmax. The reference
+    inputs are valid indices; Caffe's Embed writes (L, D) and the vectors are moved onto the channel axis."""
+    inp = keras.Input((9,), dtype="int32", name="tokens")
+    emb = layers.Embedding(20, 6, name="embed")(inp)
+    x = layers.Conv1D(8, 3, activation="relu", name="conv")(emb)
+    x = layers.GlobalMaxPooling1D(name="pool")(x)
+    out = layers.Dense(3, activation="softmax", name="probs")(x)
+    model = keras.Model(inp, [out, emb])
+    model.get_layer("embed").embeddings.assign(np.random.default_rng(1).normal(0, 1, (20, 6)).astype("float32"))
+    check(model)
+
+
+def test_embedding_reference_inputs_are_valid_indices(tmp_path):
+    from export_tf.exporter import export
+    from shared.bundle import read_bundle
+    inp = keras.Input((50,), dtype="int32", name="tokens")
+    out = layers.Embedding(7, 3, name="embed")(inp)
+    path = str(tmp_path / "m.keras")
+    keras.Model(inp, out).save(path)
+    export(path, str(tmp_path / "b.npz"), batch=4)
+    bundle = read_bundle(str(tmp_path / "b.npz"))
+    ids = bundle.arrays[bundle.manifest["reference"]["inputs"]["tokens"]]
+    assert ids.dtype == np.float32 and np.all(ids == np.round(ids))
+    assert ids.min() == 0 and ids.max() == 6
+
+
+def test_embedding_mask_zero_without_effect_converts(check):
+    inp = keras.Input((6,), dtype="int32", name="tokens")
+    x = layers.Embedding(10, 4, mask_zero=True, name="embed")(inp)
+    out = layers.Dense(3, name="fc")(x)
+    check(keras.Model(inp, out))
+
+
+def test_embedding_mask_zero_used_downstream_is_refused(tmp_path):
+    """GlobalAveragePooling1D averages over unmasked steps only: Caffe has no masks."""
+    inp = keras.Input((6,), dtype="int32", name="tokens")
+    x = layers.Embedding(10, 4, mask_zero=True, name="embed")(inp)
+    out = layers.GlobalAveragePooling1D(name="gap")(x)
+    proc = export_cli(keras.Model(inp, out), tmp_path)
+    assert proc.returncode == 4, proc.stderr
+    assert "mask_zero" in proc.stderr and "(first: embed)" in proc.stderr and "Traceback" not in proc.stderr
+    assert not os.path.exists(str(tmp_path / "bundle.npz"))
