@@ -23,6 +23,11 @@ def _run(cmd, **kwargs):
     return proc
 
 
+def _packages(top):
+    return sorted(os.path.relpath(d, str(top)) for d, _, files in os.walk(str(top))
+                  if "__init__.py" in files and "__pycache__" not in d)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("packaging")
@@ -35,6 +40,7 @@ def installed(tmp_path_factory):
             shutil.copytree(path, str(src / name), ignore=ignore)
         else:
             shutil.copy(path, str(src / name))
+    source_packages = _packages(src)
     # build the wheel with this environment's setuptools + wheel (offline), as `pip install .` would
     dist = tmp / "dist"
     proc = _run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-index",
@@ -52,6 +58,8 @@ def installed(tmp_path_factory):
     target = tmp / "target"
     proc = _run(pip + ["--target", str(target)] + wheels, cwd=str(tmp))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # every package of the source is in the install (handlers, graph front end...)
+    assert _packages(target) == source_packages
     return tmp, venv, target
 
 
