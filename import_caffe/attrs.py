@@ -74,18 +74,28 @@ class NodeCheck(object):
             self.fail("attrs." + key, "expected true or false, found %s" % _show(self.attrs[key]))
 
     def activation(self, value, field):
-        """An activation: {"function": str, "negative_slope"?: number|null, "max_value"?: number|null,
-        "axis"?: int}."""
+        """An activation: {"function": str, "negative_slope"?, "max_value"?, "threshold"?, "alpha"?, "scale"?,
+        "slope"?, "offset"?, "min"?, "max"?: number (max_value may be null), "approximate"?: bool,
+        "axis"?: int or a list of ints}."""
         if not isinstance(value, dict):
             self.fail(field, "expected an object, found %s" % _show(value))
         if "function" not in value:
             self.fail(field + ".function", "missing")
         self.string(None, value["function"], field + ".function")
-        for key in ("negative_slope", "max_value"):
+        for key in ("negative_slope", "max_value", "threshold", "alpha", "scale", "slope", "offset", "min", "max"):
             if key in value:
-                self.number(None, value[key], "%s.%s" % (field, key), none_ok=True)
+                self.number(None, value[key], "%s.%s" % (field, key), none_ok=key == "max_value")
+        if "approximate" in value and not isinstance(value["approximate"], bool):
+            self.fail(field + ".approximate", "expected true or false, found %s" % _show(value["approximate"]))
         if "axis" in value:
-            self.int(None, -MAX_RANK, MAX_RANK, value["axis"], field + ".axis")
+            axes = value["axis"]
+            if isinstance(axes, list):
+                if not 1 <= len(axes) <= MAX_RANK or len(set(map(repr, axes))) != len(axes):
+                    self.fail(field + ".axis", "expected 1 to %d distinct axes, found %s" % (MAX_RANK, _show(axes)))
+                for axis in axes:
+                    self.int(None, -MAX_RANK, MAX_RANK, axis, field + ".axis")
+            else:
+                self.int(None, -MAX_RANK, MAX_RANK, axes, field + ".axis")
 
     def array(self, arrays, role, rank, expected=None):
         """The node's array `role` (if present) has `rank` dimensions and, where given, those sizes."""

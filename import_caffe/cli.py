@@ -19,6 +19,13 @@ def parser():
                    help="fill YOUR hand-written net instead of a generated one: layers matched by name or "
                         "through --map, every shape checked (see the README)")
     p.add_argument("--map", metavar="JSON", help='with --prototxt: {"TF layer": "your Caffe layer" or [...]}')
+    p.add_argument("--target", default="auto", metavar="NAME",
+                   help="the Caffe build to generate for: auto (default: what the Caffe here offers), caffe-1.0 "
+                        "(BVLC 1.0: no Clip, no Swish; exact compositions instead) or caffe-1.0-debian (Clip, Swish)")
+    p.add_argument("--prototxt", metavar="NET",
+                   help="fill YOUR hand-written net instead of a generated one: layers matched by name or "
+                        "through --map, every shape checked (see the README)")
+    p.add_argument("--map", metavar="JSON", help='with --prototxt: {"TF layer": "your Caffe layer" or [...]}')
     p.add_argument("-q", "--quiet", action="store_true", help="print the summary, not the per-layer table")
     return p
 
@@ -65,10 +72,10 @@ def main(argv=None):
             if args.prototxt:
                 from .manual import convert_manual
                 report = convert_manual(args.bundle, args.output, args.prototxt, args.map, log=log,
-                                        plugins=args.plugin)
+                                        plugins=args.plugin, target=args.target)
             else:
                 report = convert(args.bundle, args.output, log=log, labels=_labels(args.labels),
-                                 plugins=args.plugin)
+                                 plugins=args.plugin, target=args.target)
         except ParityError as exc:
             if exc.report is not None:
                 print(report_text.table(exc.report, max_rows=60 if args.quiet else None))

@@ -18,10 +18,62 @@ from .planner import plan_net
 from .registry import Target
 
 
-def detect_target():
-    from caffe.proto import caffe_pb2
-    fields = caffe_pb2.LayerParameter.DESCRIPTOR.fields_by_name
-    return Target(has_clip="clip_param" in fields)
+def caffe_layer_types():
+    """The layer types the Caffe here registers (caffe.layer_type_list()), asked in a forked child so
+    that loading pycaffe can neither crash nor linger in this process."""
+    from shared import forked
+    from shared.errors import ConversionError
+    handle, path = tempfile.mkstemp(prefix="tf2caffe-layers-", suffix=".txt")
+    os.close(handle)
+
+    def child():
+        import caffe
+        with open(path, "w") as f:
+            f.write("\n".join(caffe.layer_type_list()))
+    try:
+        result = forked.run_forked(child)
+        with open(path) as f:
+            types = f.read().split()
+    finally:
+        os.remove(path)
+    if not result.ok or not types:
+        raise ConversionError("could not list the layer types of the Caffe here (%s)"
+                              % (result.message.strip() or "signal %s" % result.signal))
+    return types
+
+
+def detect_target(requested="auto"):
+    """The Target to generate for: `auto` matches what the Caffe here offers; a named target (see
+    registry.TARGETS) is refused if the Caffe here lacks its layers, since it verifies the result."""
+    types = caffe_layer_types()
+    if requested in (None, "auto"):
+        return Target.from_layer_types(types)
+    try:
+        target = Target.named(requested)
+    except ValueError as exc:
+        raise UsageError("--target: %s" % exc)
+    missing = target.missing_in(types)
+    if missing:
+        raise UsageError("--target %s uses Caffe layers %s, which the Caffe here lacks, so the result could not "
+                         "be verified; use --target auto" % (requested, ", ".join(missing)))
+    return target
+
+
+def _approximations(manifest, rows):
+    """Each approximate lowering with the error measured against TF on its node's outputs (and the error
+    already in its input, 0 for a model input, so the approximation's own share shows)."""
+    from .handlers.activation import approximations
+    out = []
+    for node in manifest["nodes"]:
+        for method in approximations(node):
+            mine = [r for r in rows if r["layer"] == node["name"] and r["tensor"] in node["outputs"]]
+            abs_err = [r["max_abs"] for r in mine if r.get("max_abs") is not None]
+            rel_err = [r["max_rel"] for r in mine if r.get("max_rel") is not None]
+            feeding = [r["max_abs"] for r in rows if r["tensor"] in node["inputs"] and r.get("max_abs") is not None]
+            out.append({"layer": node["name"], "type": node["source_type"], "method": method,
+                        "max_abs": max(abs_err) if abs_err else None, "max_rel": max(rel_err) if rel_err else None,
+                        "input_max_abs": max(feeding) if feeding else 0.0})
+    return out
 
 
 def file_stem(model_name):
@@ -87,7 +139,7 @@ def _accuracy(manifest, plan, ref_values, blobs, labels):
     return out
 
 
-def convert(bundle_path, out_dir, log=None, labels=None, plugins=()):
+def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="auto"):
     """Convert; returns the report dict. Raises a Tf2CaffeError subclass on any failure."""
     log = log or (lambda msg: None)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
@@ -97,7 +149,8 @@ def convert(bundle_path, out_dir, log=None, labels=None, plugins=()):
     activate(plugins)
     bundle = read_bundle(bundle_path)
     manifest = bundle.manifest
-    target = detect_target()
+    target = detect_target(target)
+    log("target %s" % target.describe())
     plan = plan_net(manifest, bundle.node_arrays, target, where=bundle_path)
     text = netbuild.prototxt(plan)
     os.makedirs(out_dir, exist_ok=True)
@@ -137,6 +190,8 @@ def convert(bundle_path, out_dir, log=None, labels=None, plugins=()):
             "tool": "tf2caffe.import_caffe %s" % __version__, "bundle": os.path.abspath(bundle_path),
             "model": manifest["model_name"], "source": manifest["source"], "producer": manifest["producer"],
             "target": target.name, "batch": ref["batch"], "summary": summary,
+            "target_detail": {"name": target.name, "source": target.source, "optional_layers": target.layers()},
+            "approximations": _approximations(manifest, rows),
             "inputs": [{"name": n, "caffe_shape": ["N"] + layout.caffe_shape(r.shape, r.layout),
                         "tf_shape": ["N"] + r.shape, "layout": "NCHW" if r.layout.kind == layout.IMAGE else "NC"}
                        for n, r in plan.inputs],

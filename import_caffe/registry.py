@@ -44,12 +44,59 @@ class Handler(object):
         return bool(self.flat_ok)
 
 
-class Target(object):
-    """The Caffe build's capabilities (stock BVLC Caffe 1.0 as Debian packages it has Clip)."""
+# The Caffe layer types each named target offers. BVLC Caffe 1.0 (April 2017) has neither Clip nor
+# Swish; Debian's python3-caffe (1.0.0+git20180821) adds both.
+CAFFE_1_0_LAYERS = frozenset((
+    "AbsVal", "BNLL", "BatchNorm", "BatchReindex", "Bias", "Concat", "Convolution", "Crop", "Deconvolution",
+    "Dropout", "ELU", "Eltwise", "Embed", "Exp", "Filter", "Flatten", "InnerProduct", "Input", "LRN", "LSTM",
+    "Log", "MVN", "Parameter", "PReLU", "Pooling", "Power", "RNN", "ReLU", "Reduction", "Reshape", "SPP",
+    "Scale", "Sigmoid", "Silence", "Slice", "Softmax", "Split", "TanH", "Threshold", "Tile"))
+TARGETS = {
+    "caffe-1.0": CAFFE_1_0_LAYERS,
+    "caffe-1.0-debian": CAFFE_1_0_LAYERS | frozenset(("Clip", "Swish")),
+}
+OPTIONAL_LAYERS = ("Clip", "Swish")   # the layers lowerings use when the target has them
 
-    def __init__(self, has_clip=True, name="caffe-1.0-debian"):
-        self.has_clip = has_clip
+
+class Target(object):
+    """What the Caffe build offers: the optional layer types (Clip, Swish) the lowerings may use, and
+    where that knowledge came from (a named target, or detected from the Caffe running the import).
+    Target() is Debian's build, which has both."""
+
+    def __init__(self, has_clip=True, name="caffe-1.0-debian", has_swish=None, source="named"):
+        self.has_clip = bool(has_clip)
+        self.has_swish = bool(has_clip if has_swish is None else has_swish)
         self.name = name
+        self.source = source
+
+    @classmethod
+    def named(cls, name):
+        """A target from TARGETS by name (ValueError for an unknown name)."""
+        if name not in TARGETS:
+            raise ValueError("unknown target %r (known: auto, %s)" % (name, ", ".join(sorted(TARGETS))))
+        layers = TARGETS[name]
+        return cls("Clip" in layers, name, "Swish" in layers, "requested")
+
+    @classmethod
+    def from_layer_types(cls, types):
+        """The target matching the layer types a Caffe build registers (caffe.layer_type_list())."""
+        types = set(types)
+        clip, swish = "Clip" in types, "Swish" in types
+        for name in sorted(TARGETS):
+            if set(OPTIONAL_LAYERS) & TARGETS[name] == set(l for l in OPTIONAL_LAYERS if l in types):
+                return cls(clip, name, swish, "detected")
+        return cls(clip, "caffe-1.0+%s" % "+".join(l for l in OPTIONAL_LAYERS if l in types), swish, "detected")
+
+    def layers(self):
+        """The optional layer types this target has."""
+        return [l for l, has in zip(OPTIONAL_LAYERS, (self.has_clip, self.has_swish)) if has]
+
+    def missing_in(self, types):
+        """The optional layers this target uses that a Caffe offering `types` lacks."""
+        return [l for l in self.layers() if l not in set(types)]
+
+    def describe(self):
+        return "%s (%s; %s)" % (self.name, self.source, ", ".join(self.layers()) or "no Clip, no Swish")
 
 
 def register(op, flat_ok=False, composition="", check=None, inputs=1):

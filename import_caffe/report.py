@@ -49,6 +49,17 @@ def footer(report):
                         acc["agree"], acc["inputs"]))
     for name, note in report["notes"].items():
         lines.append("note: %s: %s" % (name, note))
+    if report.get("target"):
+        detail = report.get("target_detail") or {}
+        lines.append("target: %s%s" % (report["target"], " (%s; %s)" % (
+            detail["source"], ", ".join(detail["optional_layers"]) or "no Clip, no Swish") if detail else ""))
+    approx = report.get("approximations") or []
+    for a in approx:
+        lines.append("approximation: %s (%s): %s; measured vs TF: max abs %s, max rel %s (its input's max abs: %s)"
+                     % (a["layer"], a["type"], a["method"], _fmt(a["max_abs"]), _fmt(a["max_rel"]),
+                        _fmt(a.get("input_max_abs"))))
+    if "approximations" in report and not approx:
+        lines.append("approximations: none (every lowering is exact up to float32 round-off)")
     if s["first_divergence"]:
         lines.append("first layer that diverges: %s" % s["first_divergence"])
     lines.append("parity: %s (%d tensors compared on %d reference input(s))"

@@ -50,17 +50,16 @@ def _versions():
 def _check_against_function(loaded, graph, feeds, values):
     """The frozen graph must reproduce the SavedModel's own signature function (guards the freezing)."""
     function, placeholders, arg_names, out_pairs = loaded.function
-    kwargs = {}
-    for tensor, arg in zip(placeholders, arg_names):
-        if tensor not in feeds:
-            return      # the user cut the graph elsewhere: nothing to compare
-        kwargs[arg or tensor.split(":")[0]] = feeds[tensor]
+    if None in arg_names or any(t not in feeds for t in placeholders):
+        return          # the user cut the graph elsewhere, or unnamed arguments: nothing to compare
     try:
-        result = function(**kwargs)
-    except Exception:
-        return          # a signature that cannot be called eagerly with these inputs: skip the check
+        result = function(**dict((arg, feeds[t]) for t, arg in zip(placeholders, arg_names)))
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise ModelLoadError("the SavedModel's signature could not be called on the reference inputs "
+                             "(%s: %s)" % (type(exc).__name__, text[0] if text else ""))
     for key, tensor in out_pairs:
-        if tensor not in graph.outputs or key not in result:
+        if tensor not in graph.outputs:
             continue
         expected = np.asarray(result[key], dtype=np.float32)
         got = values[graph.resolve(tensor)]

@@ -91,9 +91,11 @@ def _saved_model(path, inputs, outputs, signature):
     except Exception as exc:
         raise ModelLoadError("%s: could not freeze signature %r (%s)" % (path, name, _first_line(exc)))
     graph_def = frozen.graph.as_graph_def()
-    specs = tf.nest.flatten(frozen.structured_input_signature)
-    arg_names = [getattr(s, "name", None) for s in specs]
+    args, kwargs = function.structured_input_signature        # the frozen function drops the names
+    arg_names = [getattr(s, "name", None) for s in tf.nest.flatten(args)] + sorted(kwargs or {})
     placeholders = [t.name for t in frozen.inputs]
+    if len(arg_names) != len(placeholders):
+        arg_names = [None] * len(placeholders)
     input_names = dict((t, a or op_name(t)) for t, a in zip(placeholders, arg_names))
     structured = function.structured_outputs      # the frozen function keeps a flat list only
     frozen_outs = [t.name for t in frozen.outputs]

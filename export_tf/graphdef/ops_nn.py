@@ -116,7 +116,7 @@ def conv2d_backprop_input(view):
         else:
             raise Unsupported("padding=%r" % padding)
     attrs = {"kernel_size": kernel_hw, "strides": strides, "padding": "same" if padding == "SAME" else "valid",
-             "output_padding": None, "offset": offset, "output_size": [int(out_h), int(out_w)],
+             "output_padding": None, "dilation": [1, 1], "offset": offset, "output_size": [int(out_h), int(out_w)],
              "filters": int(filters), "use_bias": False, "activation": None}
     fused = view.absorb_channel_add(view.output, int(filters))
     if fused is None:

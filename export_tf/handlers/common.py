@@ -1,12 +1,49 @@
 """Checks several families share."""
 from ..registry import Unsupported
 
-# Keras activation names the importer lowers exactly; 'linear' means none.
-ACTIVATIONS = ("linear", "relu", "relu6", "sigmoid", "tanh", "softmax")
+# Keras activation names (Keras 3 and Keras 2 / tf_keras) the importer lowers; 'linear' means none.
+# Each maps to the canonical manifest attributes with every constant written out.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+_FIXED = {
+    "relu": {"function": "relu"},
+    "relu6": {"function": "relu6"},
+    "leaky_relu": {"function": "relu", "negative_slope": 0.2, "max_value": None},
+    "sigmoid": {"function": "sigmoid"},
+    "tanh": {"function": "tanh"},
+    "softmax": {"function": "softmax", "axis": -1},
+    "elu": {"function": "elu", "alpha": 1.0},
+    "selu": {"function": "selu", "alpha": SELU_ALPHA, "scale": SELU_SCALE},
+    "softplus": {"function": "softplus"},
+    "softsign": {"function": "softsign"},
+    "silu": {"function": "silu"},
+    "swish": {"function": "silu"},
+    "gelu": {"function": "gelu", "approximate": False},   # Keras' default: the exact erf form
+    "exponential": {"function": "exponential"},
+    "hard_silu": {"function": "hard_silu", "slope": 1.0 / 6.0, "offset": 0.5},
+    "hard_swish": {"function": "hard_silu", "slope": 1.0 / 6.0, "offset": 0.5},
+    "mish": {"function": "mish"},
+    "hard_tanh": {"function": "clip", "min": -1.0, "max": 1.0},
+    "log_sigmoid": {"function": "log_sigmoid"},
+    "tanh_shrink": {"function": "tanh_shrink"},
+    "celu": {"function": "celu", "alpha": 1.0},
+}
+ACTIVATIONS = ("linear", "hard_sigmoid") + tuple(sorted(_FIXED))
 
 
-def activation_attr(value):
-    """Canonical activation attribute for a Keras `activation` config value (None for linear)."""
+def keras2_config(config):
+    """Whether a layer config was written by Keras 2 (tf_keras): its dtype is a plain string or a Keras 2
+    'Policy', where Keras 3 writes a DTypePolicy object. Only hard_sigmoid differs between the two."""
+    dtype = (config or {}).get("dtype")
+    if isinstance(dtype, str):
+        return True
+    return isinstance(dtype, dict) and dtype.get("class_name") == "Policy"
+
+
+def activation_attr(value, config=None):
+    """Canonical activation attributes for a Keras `activation` config value (None for linear).
+    config: the layer's config, which tells Keras 2 models (hard_sigmoid = clip(0.2 x + 0.5, 0, 1))
+    from Keras 3 ones (relu6(x + 3) / 6); without it Keras 3 is assumed."""
     if isinstance(value, dict):
         value = value.get("config", {}).get("name", value.get("class_name"))
     if value is None:
@@ -17,7 +54,11 @@ def activation_attr(value):
         raise Unsupported("activation '%s' (supported: %s)" % (value, ", ".join(ACTIVATIONS)))
     if value == "linear":
         return None
-    return {"function": value}
+    if value == "hard_sigmoid":
+        if keras2_config(config):
+            return {"function": "hard_sigmoid", "slope": 0.2, "offset": 0.5}
+        return {"function": "hard_sigmoid", "slope": 1.0 / 6.0, "offset": 0.5}
+    return dict(_FIXED[value])
 
 
 def channels_last(view):

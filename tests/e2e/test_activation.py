@@ -1,55 +1,119 @@
-"""Activations end to end: Activation by name, ReLU with max_value / negative_slope, LeakyReLU and
-Softmax, on images (channel axis = Caffe axis 1) and on vectors. Softmax inputs have 5 channels so
-the probabilities are far from one-hot and a wrong axis shows."""
+"""Activations end to end. Each model applies many activations side by side to one spread-out tensor
+(every branch is an output, and the report names each layer, so a failure points at its activation):
+by name (Activation), as layer classes (ReLU, LeakyReLU, ELU, PReLU, Softmax), fused into Conv2D and
+Dense, on images (channel axis = Caffe axis 1) and on vectors. Inputs are scaled so values straddle
+every threshold (0, +-3 for hard_sigmoid, 6 for relu6, the ReLU thresholds) and reach +-40 for
+softplus, whose Caffe form (BNLL) must not overflow."""
 import keras
-import pytest
+import numpy as np
 from keras import layers
 
-ACTIVATIONS = {
-    "activation_relu": lambda: layers.Activation("relu", name="act"),
-    "activation_relu6": lambda: layers.Activation("relu6", name="act"),
-    "activation_sigmoid": lambda: layers.Activation("sigmoid", name="act"),
-    "activation_tanh": lambda: layers.Activation("tanh", name="act"),
-    "activation_softmax": lambda: layers.Activation("softmax", name="act"),
-    "activation_linear": lambda: layers.Activation("linear", name="act"),
-    "relu_default": lambda: layers.ReLU(name="act"),
-    "relu_max_value_6": lambda: layers.ReLU(max_value=6.0, name="act"),
-    "relu_negative_slope_0.1": lambda: layers.ReLU(negative_slope=0.1, name="act"),
-    "relu_max_value_3_negative_slope_0.2": lambda: layers.ReLU(max_value=3.0, negative_slope=0.2, name="act"),
-    "leaky_relu_default": lambda: layers.LeakyReLU(name="act"),
-    "leaky_relu_0.05": lambda: layers.LeakyReLU(negative_slope=0.05, name="act"),
-    "softmax_layer": lambda: layers.Softmax(name="act"),
-    "softmax_layer_axis_-1": lambda: layers.Softmax(axis=-1, name="act"),
-}
+NAMED = ["relu", "relu6", "sigmoid", "tanh", "softmax", "linear", "elu", "selu", "softplus", "softsign", "silu",
+         "swish", "hard_sigmoid", "hard_silu", "hard_swish", "gelu", "exponential", "leaky_relu", "mish",
+         "hard_tanh", "log_sigmoid", "tanh_shrink", "celu"]
 CLASSES = 5
 
 
-@pytest.mark.parametrize("case", sorted(ACTIVATIONS), ids=sorted(ACTIVATIONS))
-def test_activation_on_image(check, case):
-    """After a convolution with a bias, so the values straddle 0, 3 and 6 (scaled up by 4)."""
-    inp = keras.Input((6, 7, 3), name="image")
-    x = layers.Conv2D(CLASSES, 3, padding="same", name="conv")(inp)
+def _layer_classes(prefix):
+    return [
+        layers.ReLU(name=prefix + "relu_layer"),
+        layers.ReLU(max_value=6.0, name=prefix + "relu_max6"),
+        layers.ReLU(negative_slope=0.1, name=prefix + "relu_slope"),
+        layers.ReLU(max_value=3.0, negative_slope=0.2, name=prefix + "relu_max3_slope"),
+        layers.ReLU(threshold=1.5, name=prefix + "relu_threshold"),
+        layers.ReLU(threshold=0.5, negative_slope=0.2, name=prefix + "relu_threshold_slope"),
+        layers.ReLU(threshold=1.0, max_value=4.0, negative_slope=0.1, name=prefix + "relu_threshold_max_slope"),
+        layers.LeakyReLU(name=prefix + "leaky_default"),
+        layers.LeakyReLU(negative_slope=0.05, name=prefix + "leaky"),
+        layers.ELU(name=prefix + "elu_layer"),
+        layers.ELU(alpha=0.5, name=prefix + "elu_alpha"),
+        layers.Softmax(name=prefix + "softmax_layer"),
+    ]
+
+
+def _branches(x, prefix):
+    outs = [layers.Activation(n, name=prefix + n)(x) for n in NAMED]
+    outs += [layer(x) for layer in _layer_classes(prefix)]
+    wide = layers.Rescaling(10.0, name=prefix + "wider")(x)     # +-40 and beyond
+    outs += [layers.Activation(n, name=prefix + "wide_" + n)(wide) for n in ("softplus", "gelu", "silu", "softsign")]
+    return outs
+
+
+def test_every_activation_on_images_and_vectors(check):
+    image = keras.Input((6, 7, 3), name="image")
+    x = layers.Conv2D(CLASSES, 3, padding="same", name="conv")(image)
     x = layers.Rescaling(4.0, name="spread")(x)
-    out = ACTIVATIONS[case]()(x)
-    check(keras.Model(inp, out))
+    vector = keras.Input((10,), name="features")
+    v = layers.Dense(CLASSES, name="dense")(vector)
+    v = layers.Rescaling(4.0, name="v_spread")(v)
+    report = check(keras.Model([image, vector], _branches(x, "") + _branches(v, "v_")))
+    gelu = [a for a in report["approximations"] if a["layer"] in ("gelu", "wide_gelu", "v_gelu", "v_wide_gelu")]
+    assert len(gelu) == 4 and len(report["approximations"]) == 4, report["approximations"]
+    assert all(a["max_rel"] < 1e-6 for a in gelu), gelu       # the erf approximation, measured
 
 
-@pytest.mark.parametrize("case", sorted(ACTIVATIONS), ids=sorted(ACTIVATIONS))
-def test_activation_on_vector(check, case):
-    inp = keras.Input((10,), name="features")
-    x = layers.Dense(CLASSES, name="dense")(inp)
-    x = layers.Rescaling(4.0, name="spread")(x)
-    out = ACTIVATIONS[case]()(x)
-    check(keras.Model(inp, out))
+def test_fused_activations(check):
+    """Every named activation as Conv2D's and Dense's `activation=`; the kernels are large so the
+    pre-activations (compared too) spread over +-10."""
+    image = keras.Input((5, 5, 3), name="image")
+    vector = keras.Input((8,), name="features")
+    init = keras.initializers.RandomNormal(stddev=1.0, seed=1)
+    outs = []
+    for n in NAMED:
+        outs.append(layers.Conv2D(4, 3, padding="same", activation=n, kernel_initializer=init, name="conv_" + n)(image))
+        outs.append(layers.Dense(4, activation=n, kernel_initializer=init, name="dense_" + n)(vector))
+    report = check(keras.Model([image, vector], outs))
+    assert sorted(a["layer"] for a in report["approximations"]) == ["conv_gelu", "dense_gelu"]
 
 
-@pytest.mark.parametrize("case", ["activation_relu", "activation_softmax", "relu_max_value_3_negative_slope_0.2"])
-def test_activation_on_input(check, case):
+def test_prelu_shared_axes(check):
+    """Per channel (shared over H, W: Caffe PReLU), one slope (channel_shared), and slopes that vary
+    over H, W or both (ReLU + Scale + Eltwise)."""
+    image = keras.Input((4, 5, 3), name="image")
+    x = layers.Conv2D(3, 3, padding="same", name="conv")(image)
+    x = layers.Rescaling(3.0, name="spread")(x)
+    vector = keras.Input((6,), name="features")
+    prelus = [
+        layers.PReLU(shared_axes=[1, 2], name="per_channel")(x),
+        layers.PReLU(shared_axes=[1, 2, 3], name="shared")(x),
+        layers.PReLU(name="per_element")(x),
+        layers.PReLU(shared_axes=[1], name="over_height")(x),
+        layers.PReLU(shared_axes=[3], name="over_channels")(x),
+        layers.PReLU(name="vector_per_unit")(vector),
+        layers.PReLU(shared_axes=[1], name="vector_shared")(vector),
+    ]
+    model = keras.Model([image, vector], prelus)
+    rng = np.random.default_rng(3)
+    for layer in model.layers:
+        if isinstance(layer, layers.PReLU):
+            layer.alpha.assign(rng.uniform(-0.5, 1.5, tuple(layer.alpha.shape)).astype("float32"))
+    check(model)
+
+
+def test_softmax_axes(check):
+    """Softmax over H, W, channels, and over (H, W) and (H, C) together (Reshape + Softmax + Reshape),
+    on pre-softmax values wide enough that a wrong axis shows."""
+    image = keras.Input((4, 5, 3), name="image")
+    x = layers.Conv2D(3, 3, padding="same", name="conv")(image)
+    x = layers.Rescaling(3.0, name="spread")(x)
+    outs = [layers.Softmax(axis=axis, name=name)(x) for axis, name in
+            [(1, "over_h"), (2, "over_w"), (-1, "over_c"), (3, "over_c3"), (-3, "over_h_neg"), ((1, 2), "over_hw"),
+             ((1, 3), "over_hc"), ((1, 2, 3), "over_all")]]
+    check(keras.Model(image, outs))
+
+
+def test_activation_on_input(check):
     """Applied straight to the network input blob, then consumed by another layer."""
     inp = keras.Input((5, 5, CLASSES), name="image")
-    x = ACTIVATIONS[case]()(inp)
-    out = layers.Conv2D(3, 1, name="conv")(x)
-    check(keras.Model(inp, out))
+    outs = []
+    for act in (layers.Activation("relu", name="relu"), layers.Activation("softmax", name="softmax"),
+                layers.ReLU(max_value=3.0, negative_slope=0.2, name="relu_max_slope"),
+                layers.Activation("gelu", name="gelu")):
+        outs.append(layers.Conv2D(3, 1, name="conv_" + act.name)(act(inp)))
+    report = check(keras.Model(inp, outs))
+    (gelu,) = report["approximations"]
+    assert gelu["layer"] == "gelu" and gelu["input_max_abs"] == 0.0, gelu
+    assert gelu["max_abs"] < 1e-6, gelu          # the erf approximation alone, on exact inputs
 
 
 def test_activation_chain(check):
@@ -57,6 +121,7 @@ def test_activation_chain(check):
     inp = keras.Input((4, 4, CLASSES), name="image")
     x = layers.LeakyReLU(negative_slope=0.2, name="leaky")(inp)
     x = layers.ReLU(max_value=1.0, name="clip")(x)
+    x = layers.Activation("hard_silu", name="hard_silu")(x)
     x = layers.Activation("tanh", name="tanh")(x)
     out = layers.Softmax(name="probs")(x)
     check(keras.Model(inp, out))

@@ -159,6 +159,54 @@ def test_tf_module_saved_model(tmp_path):
     assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
 
 
+class _MoreOps(tf.Module):
+    """The remaining raw ops: gates and merges between two data tensors, strided / dilated convolutions,
+    reductions, reshapes, divisions and negations by constants, bilinear resizing."""
+
+    def __init__(self):
+        super(_MoreOps, self).__init__()
+        rng = np.random.default_rng(5)
+
+        def var(*shape, scale=0.3):
+            return tf.Variable(rng.normal(0.0, scale, shape).astype(np.float32))
+        self.k1, self.k2, self.k3 = var(3, 3, 4, 8), var(3, 3, 8, 8), var(1, 1, 8, 4)
+        self.b2 = var(8, scale=0.2)
+        self.fc = var(10, 4 * 4 * 4)          # used with transpose_b
+        self.fc2 = var(10 + 8, 6)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 12, 12, 4], tf.float32, name="x")])
+    def __call__(self, x):
+        a = tf.nn.conv2d(x, self.k1, 2, "SAME")                        # stride 2, asymmetric SAME -> 6x6
+        a = tf.nn.elu(a)
+        d = tf.nn.conv2d(a, self.k2, 1, "SAME", dilations=2)           # dilated
+        d = tf.nn.bias_add(tf.nn.relu(d), self.b2)                      # BiasAdd not after a conv
+        gate = tf.sigmoid(tf.reduce_mean(d, axis=[1, 2], keepdims=True))
+        e = d * gate                                                    # squeeze-and-excitation gate
+        e = tf.maximum(0.2 * e, e) - tf.nn.max_pool2d(a, 3, 1, "SAME")  # leaky maximum, subtract
+        e = tf.add_n([e, -a, (2.0 - a) / 4.0])
+        m = tf.reduce_max(e, axis=[1, 2], keepdims=True)                # (N, 1, 1, 8)
+        v = tf.squeeze(m, axis=[1, 2])                                  # (N, 8)
+        u = tf.image.resize(e, [12, 12], method="bilinear")             # ResizeBilinear, half-pixel
+        u = tf.nn.max_pool2d(tf.nn.conv2d(u, self.k3, 1, "VALID"), 3, 3, "VALID")   # 4x4x4
+        f = tf.reshape(u, [-1, 4 * 4 * 4])
+        f = tf.matmul(f, self.fc, transpose_b=True)                     # (N, 10)
+        r = tf.squeeze(tf.reshape(f, [-1, 1, 1, 10]), axis=[1, 2])
+        h = tf.concat([tf.nn.relu(r), tf.tanh(v)], axis=1)              # (N, 18)
+        return {"scores": tf.nn.softmax(tf.matmul(h, self.fc2))}
+
+
+def test_tf_module_saved_model_more_ops(tmp_path):
+    folder = str(tmp_path / "more")
+    module = _MoreOps()
+    tf.saved_model.save(module, folder, signatures=module.__call__.get_concrete_function())
+    bundle = str(tmp_path / "more.npz")
+    manifest = export(folder, bundle, batch=3)
+    ops = set(n["op"] for n in manifest["nodes"])
+    for expected in ("multiply", "maximum", "subtract", "upsample2d", "flatten", "global_pool2d", "concat"):
+        assert expected in ops, (expected, sorted(ops))
+    assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
+
+
 def test_keras_model_export_saved_model(tmp_path):
     import keras
     from keras import layers

@@ -117,3 +117,58 @@ def test_concat_of_flattened_image_and_vector(check):
     x = layers.Concatenate(name="concat")([layers.Flatten(name="flat")(inp), vec])
     out = layers.Dense(3, name="head")(x)
     check(keras.Model([inp, vec], out))
+
+
+def test_elementwise_merges_on_images(check):
+    """Multiply, Subtract, Average, Maximum, Minimum (2 and 3 inputs) on one set of branches whose
+    values cross each other, and the broadcasts of squeeze-and-excitation blocks: a (1, 1, C) gate
+    times or plus an (H, W, C) map (Scale / Bias along axis 0), either operand first, and (H, W, 1) or
+    (1, W, C) operands repeated with Tile."""
+    inp = keras.Input((5, 6, 3), name="image")
+    a, b, c = [layers.Conv2D(4, 3, padding="same", name="branch_" + n)(inp) for n in "abc"]
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name="squeeze")(a)
+    gate = layers.Conv2D(4, 1, activation="sigmoid", name="excite")(gate)
+    column = layers.Conv2D(1, 1, name="column")(b)
+    row = layers.AveragePooling2D((5, 1), name="row")(c)
+    outs = [
+        layers.Multiply(name="multiply")([a, b]),
+        layers.Multiply(name="multiply3")([a, b, c]),
+        layers.Subtract(name="subtract")([a, b]),
+        layers.Average(name="average")([a, b]),
+        layers.Average(name="average3")([a, b, c]),
+        layers.Maximum(name="maximum")([a, b]),
+        layers.Maximum(name="maximum3")([a, b, c]),
+        layers.Minimum(name="minimum")([a, b]),
+        layers.Minimum(name="minimum3")([a, b, c]),
+        layers.Multiply(name="se_gate")([c, gate]),
+        layers.Multiply(name="se_gate_first")([gate, c]),
+        layers.Add(name="se_bias")([c, gate]),
+        layers.Multiply(name="times_column")([a, column]),
+        layers.Subtract(name="minus_row")([row, a]),
+        layers.Maximum(name="max_row_column")([row, column]),
+    ]
+    report = check(keras.Model(inp, outs))
+    types = dict((r["layer"], r["caffe_layers"]) for r in report["layers"])
+    assert types["se_gate"] == ["se_gate/gate", "se_gate"], types["se_gate"]   # Flatten + Scale, no Tile
+
+
+def test_elementwise_merges_on_vectors(check):
+    """The same merges on vectors, a (1,) operand broadcast over C, and on flattened images."""
+    inp = keras.Input((7,), name="features")
+    a, b, c = [layers.Dense(5, name="branch_" + n)(inp) for n in "abc"]
+    one = layers.Dense(1, name="one")(inp)
+    image = keras.Input((2, 3, 2), name="image")
+    flat_a = layers.Flatten(name="flat_a")(layers.Conv2D(2, 1, name="conv_a")(image))
+    flat_b = layers.Flatten(name="flat_b")(layers.Conv2D(2, 1, name="conv_b")(image))
+    outs = [
+        layers.Multiply(name="multiply")([a, b]),
+        layers.Subtract(name="subtract")([a, b]),
+        layers.Average(name="average3")([a, b, c]),
+        layers.Maximum(name="maximum")([a, b]),
+        layers.Minimum(name="minimum3")([a, b, c]),
+        layers.Multiply(name="times_one")([a, one]),
+        layers.Subtract(name="one_minus")([one, a]),
+        layers.Dense(3, name="head")(layers.Minimum(name="flat_minimum")([flat_a, flat_b])),
+        layers.Subtract(name="flat_subtract")([flat_a, flat_b]),
+    ]
+    check(keras.Model([inp, image], outs))
