@@ -116,7 +116,8 @@ def test_installed_command_runs_in_the_caffe_environment(installed, small_bundle
     tmp, _, target = installed
     proc = _run(_caffe_cmd(tmp, target, "inspect", small_bundle), cwd=str(tmp))
     assert proc.returncode == 0, proc.stderr
-    for field in ("model:", "producer:", "inputs:", "outputs:", "layers:", "parameters:", "reference:"):
+    for field in ("model:", "producer:", "inputs:", "outputs:", "layers:", "parameters:", "reference:",
+                  "activations: present for 2 of 2"):
         assert field in proc.stdout
     assert "Conv2D x1" in proc.stdout and "image (6, 6, 2)" in proc.stdout
     out = tmp / "out"
