@@ -15,10 +15,6 @@ def parser():
                                     "then gives TF's and Caffe's accuracy and their agreement")
     p.add_argument("--plugin", action="append", default=[], metavar="FILE",
                    help="a plugin file with the Caffe lowering of a custom layer (repeatable; see the README)")
-    p.add_argument("--prototxt", metavar="NET",
-                   help="fill YOUR hand-written net instead of a generated one: layers matched by name or "
-                        "through --map, every shape checked (see the README)")
-    p.add_argument("--map", metavar="JSON", help='with --prototxt: {"TF layer": "your Caffe layer" or [...]}')
     p.add_argument("--target", default="auto", metavar="NAME",
                    help="the Caffe build to generate for: auto (default: what the Caffe here offers), caffe-1.0 "
                         "(BVLC 1.0: no Clip, no Swish; exact compositions instead) or caffe-1.0-debian (Clip, Swish)")
