@@ -11,7 +11,6 @@ import tensorflow as tf
 from conftest import ROOT, assert_parity, import_bundle, randomize
 from export_tf.exporter import export
 from export_tf.graphdef.detect import detect_format
-from export_tf.graphdef.names import parse_inputs, parse_outputs
 from shared.errors import UnsupportedError, UsageError
 
 v1 = tf.compat.v1
@@ -250,15 +249,6 @@ def test_unsupported_ops_are_reported_together(tmp_path):
     assert "Conv2D" in text     # the supported TF ops are listed
     assert not os.path.exists(bundle) and os.listdir(str(tmp_path)) == ["odd.pb"]
     assert info.value.exit_code == 4
-
-
-def test_inputs_and_outputs_syntax():
-    specs = parse_inputs("images:112x112x3,mask:1,z:0:4")
-    assert [(s.tensor, s.shape) for s in specs] == [("images:0", [112, 112, 3]), ("mask:1", None), ("z:0", [4])]
-    assert parse_outputs("prob,fc8/BiasAdd:0") == ["prob:0", "fc8/BiasAdd:0"]
-    for bad in ("images:0x3", "a,,b", "a:b:c:d"):
-        with pytest.raises(UsageError):
-            parse_inputs(bad)
 
 
 def _manifest(bundle):
