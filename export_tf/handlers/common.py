@@ -28,6 +28,12 @@ _FIXED = {
     "tanh_shrink": {"function": "tanh_shrink"},
     "celu": {"function": "celu", "alpha": 1.0},
 }
+# Registered functions (a Keras 3 config names them 'package>name') known to be one of the above.
+_REGISTERED = {
+    "keras_hub>gelu_approximate": {"function": "gelu", "approximate": True},   # KerasHub's GPT-2, ...
+    "keras_nlp>gelu_approximate": {"function": "gelu", "approximate": True},
+}
+_FIXED.update(_REGISTERED)
 ACTIVATIONS = ("linear", "hard_sigmoid") + tuple(sorted(_FIXED))
 
 
@@ -45,7 +51,11 @@ def activation_attr(value, config=None):
     config: the layer's config, which tells Keras 2 models (hard_sigmoid = clip(0.2 x + 0.5, 0, 1))
     from Keras 3 ones (relu6(x + 3) / 6); without it Keras 3 is assumed."""
     if isinstance(value, dict):
-        value = value.get("config", {}).get("name", value.get("class_name"))
+        config = value.get("config")
+        if value.get("class_name") == "function" and isinstance(config, str):
+            value = config          # a registered function: 'package>name'
+        else:
+            value = (config if isinstance(config, dict) else {}).get("name", value.get("class_name"))
     if value is None:
         return None
     if not isinstance(value, str):

@@ -14,6 +14,12 @@ NAMED = ["relu", "relu6", "sigmoid", "tanh", "softmax", "linear", "elu", "selu",
 CLASSES = 5
 
 
+@keras.saving.register_keras_serializable(package="keras_hub", name="gelu_approximate")
+def gelu_approximate(x):
+    """What KerasHub registers (GPT-2 and others use it): the tanh form of gelu, lowered exactly."""
+    return keras.activations.gelu(x, approximate=True)
+
+
 def _layer_classes(prefix):
     return [
         layers.ReLU(name=prefix + "relu_layer"),
@@ -33,6 +39,7 @@ def _layer_classes(prefix):
 
 def _branches(x, prefix):
     outs = [layers.Activation(n, name=prefix + n)(x) for n in NAMED]
+    outs.append(layers.Activation(gelu_approximate, name=prefix + "gelu_tanh")(x))
     outs += [layer(x) for layer in _layer_classes(prefix)]
     wide = layers.Rescaling(10.0, name=prefix + "wider")(x)     # +-40 and beyond
     outs += [layers.Activation(n, name=prefix + "wide_" + n)(wide) for n in ("softplus", "gelu", "silu", "softsign")]
@@ -62,6 +69,7 @@ def test_fused_activations(check):
     for n in NAMED:
         outs.append(layers.Conv2D(4, 3, padding="same", activation=n, kernel_initializer=init, name="conv_" + n)(image))
         outs.append(layers.Dense(4, activation=n, kernel_initializer=init, name="dense_" + n)(vector))
+    outs.append(layers.Dense(4, activation=gelu_approximate, kernel_initializer=init, name="dense_gelu_tanh")(vector))
     report = check(keras.Model([image, vector], outs))
     assert sorted(a["layer"] for a in report["approximations"]) == ["conv_gelu", "dense_gelu"]
 
