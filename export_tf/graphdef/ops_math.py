@@ -179,3 +179,17 @@ def pad(view):
         raise Unsupported("negative paddings %r" % (paddings.tolist(),))
     pads = [int(paddings[1, 0]), int(paddings[1, 1]), int(paddings[2, 0]), int(paddings[2, 1])]
     return Lowered("pad2d", {"pads": pads}, inputs=[src])
+
+
+@op("Transpose")
+def transpose(view):
+    """A transpose that keeps the batch first is Keras' Permute (dims counted from 1, without the batch)."""
+    src = view.data_input(0)
+    perm = [int(p) for p in np.asarray(view.static(1)).reshape(-1)]
+    rank = len(view.shape(src)) + 1
+    perm = [p % rank for p in perm]
+    if sorted(perm) != list(range(rank)) or perm[0] != 0:
+        raise Unsupported("permutation %r moves the batch axis" % (perm,))
+    if perm == list(range(rank)):
+        return Lowered("identity", {}, inputs=[src])
+    return Lowered("permute", {"dims": perm[1:]}, inputs=[src])

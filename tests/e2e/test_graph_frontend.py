@@ -187,6 +187,7 @@ class _MoreOps(tf.Module):
         v = tf.squeeze(m, axis=[1, 2])                                  # (N, 8)
         u = tf.image.resize(e, [12, 12], method="bilinear")             # ResizeBilinear, half-pixel
         u = tf.nn.max_pool2d(tf.nn.conv2d(u, self.k3, 1, "VALID"), 3, 3, "VALID")   # 4x4x4
+        u = tf.transpose(u, [0, 2, 1, 3])                              # Transpose -> permute
         f = tf.reshape(u, [-1, 4 * 4 * 4])
         f = tf.matmul(f, self.fc, transpose_b=True)                     # (N, 10)
         r = tf.squeeze(tf.reshape(f, [-1, 1, 1, 10]), axis=[1, 2])
@@ -201,15 +202,15 @@ def test_tf_module_saved_model_more_ops(tmp_path):
     bundle = str(tmp_path / "more.npz")
     manifest = export(folder, bundle, batch=3)
     ops = set(n["op"] for n in manifest["nodes"])
-    for expected in ("multiply", "maximum", "subtract", "upsample2d", "flatten", "global_pool2d", "concat"):
+    for expected in ("multiply", "maximum", "subtract", "upsample2d", "flatten", "global_pool2d", "concat",
+                     "permute"):
         assert expected in ops, (expected, sorted(ops))
     assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
 
 
-def test_keras_model_export_saved_model(tmp_path):
-    import keras
-    from keras import layers
-    inp = keras.Input((20, 20, 3), name="image")
+def _keras_model(k):
+    layers = k.layers
+    inp = k.Input((20, 20, 3), name="image")
     x = layers.Conv2D(8, 3, activation="relu", name="c1")(inp)
     x = layers.BatchNormalization(name="bn")(x)
     x = layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
@@ -217,14 +218,25 @@ def test_keras_model_export_saved_model(tmp_path):
     x = layers.Flatten(name="flat")(x)
     x = layers.Dense(16, activation="relu", name="fc")(x)
     out = layers.Dense(5, activation="softmax", name="probs")(x)
-    model = randomize(keras.Model(inp, out, name="exported"))
+    return randomize(k.Model(inp, out, name="exported"))
+
+
+@pytest.mark.parametrize("writer", ["keras3_model_export", "tf_keras_save"])
+def test_keras_saved_model(tmp_path, writer):
+    """Keras 3 `model.export()` writes batch norm as x * a + b (one rescale); Keras 2 (tf_keras)
+    `model.save(folder)` writes FusedBatchNormV3."""
     folder = str(tmp_path / "exported")
-    model.export(folder, verbose=False)
+    if writer == "keras3_model_export":
+        import keras
+        _keras_model(keras).export(folder, verbose=False)
+    else:
+        import tf_keras
+        _keras_model(tf_keras).save(folder, save_format="tf")
     bundle = str(tmp_path / "exported.npz")
     manifest = export(folder, bundle)
     ops = [n["op"] for n in manifest["nodes"]]
     assert ops.count("conv2d") == 1 and "flatten" in ops and ops.count("dense") == 2
-    assert "rescale" in ops       # Keras 3 writes BatchNormalization as x * a + b
+    assert ("rescale" if writer == "keras3_model_export" else "batch_norm") in ops
     assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
 
 
