@@ -214,8 +214,13 @@ def _locate(manifest, plan, user, mapping, m, used_keys, consumers):
     for node in manifest["nodes"]:
         group = list(m.by_node.get(node["name"], []))
         names = mapping.get(node["name"])
-        if not group and names and names[0] in user.layers:
+        if names:
             used_keys.add(node["name"])
+        if not group and names:
+            if names[0] not in user.layers:
+                m.problems.append("map: TF layer %r -> %r: your prototxt has no layer %r"
+                                  % (node["name"], names[0], names[0]))
+                continue
             group = [names[0]]
         elif not group and node["name"] in user.layers:
             group = [node["name"]]

@@ -196,9 +196,14 @@ def _manual(manual):
         out.append("<tr class=\"s-ok\"><td>%s</td><td>%s</td><td class=\"status\">filled</td></tr>"
                    % (_e(m["tf_layer"]), _e(", ".join(m["caffe_layers"]))))
     out.append("</tbody></table>")
-    for key, label in (("unused_caffe_layers", "Caffe layers of yours without weights from TF"),):
-        if manual.get(key):
-            out.append("<p>%s: %s</p>" % (label, _e(", ".join(manual[key]))))
+    if manual.get("layers_without_weights"):
+        out.append("<p>Your layers without weights: %s</p>" % _e(", ".join(manual["layers_without_weights"])))
+    differences = manual.get("param_differences") or []
+    if differences:
+        out.append("<p>Settings of your layers that differ from the generated ones:</p><ul>%s</ul>"
+                   % "".join("<li>%s</li>" % _e(d) for d in differences))
+    else:
+        out.append("<p>Settings of your layers that differ from the generated ones: none.</p>")
     return "\n".join(out)
 
 

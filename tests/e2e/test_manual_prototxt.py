@@ -84,7 +84,8 @@ def test_handwritten_net_is_filled_and_verified(tmp_path, bundle):
     # the output folder holds your net, unchanged, and its weights
     assert open(os.path.join(out, "net.prototxt")).read() == NET % (5, "")
     assert os.path.getsize(os.path.join(out, "net.caffemodel")) > 0
-    assert os.path.exists(os.path.join(out, "report.html"))
+    html_text = open(os.path.join(out, "report.html")).read()
+    assert "Your prototxt: what matched" in html_text and "<td>bn_a</td><td>bn1, scale1</td>" in html_text
     assert "conv_a -> conv1" in result.stdout and "bn_a -> bn1, scale1" in result.stdout
     # the same settings spelled differently are not reported as differences
     assert report["manual"]["param_differences"] == [], report["manual"]["param_differences"]
@@ -96,12 +97,14 @@ def test_a_net_that_does_not_fit_lists_both_sides(tmp_path, bundle):
     net = _write(tmp_path, "net.prototxt", NET % (7, extra))
     mapping = dict(MAP)
     mapping["conv_a"] = "conv_one"      # no such layer
+    mapping["pool_a"] = "pool_one"      # nor this one (a TF layer without weights)
     out = str(tmp_path / "out")
     result = import_bundle(bundle, out, "--prototxt", net, "--map", _write(tmp_path, "map.json", json.dumps(mapping)),
                            exit_status=True)
     assert result.returncode == 7, result.describe()
     err = result.stderr
     assert "map: TF layer 'conv_a' -> 'conv_one': your prototxt has no layer 'conv_one'" in err
+    assert "map: TF layer 'pool_a' -> 'pool_one': your prototxt has no layer 'pool_one'" in err
     assert "TF layer 'conv_a' (Conv2D): no layer of yours takes its Convolution weights 4x3x3x3" in err
     assert "TF layer 'logits' (Dense) -> your layer 'fc1' (InnerProduct): your parameter shapes are 7x36, 7" in err
     assert "TF's weights in Caffe layout are 5x36, 5" in err

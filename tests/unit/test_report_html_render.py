@@ -53,3 +53,13 @@ def test_approximations_are_listed():
     assert "extra: x" in text
     assert "None: every layer is lowered exactly" in report_html.render(_report(approximations=[]))
     assert "does not record approximations" in report_html.render(_report())
+
+
+def test_manual_section_lists_matches_and_differences():
+    manual = {"matched": [{"tf_layer": EVIL, "caffe_layers": ["bn1", "scale1"]}],
+              "param_differences": ["bn1.batch_norm_param.eps: TF's layer gives 0.001, yours has <1e-05>"],
+              "layers_without_weights": ["data", "relu1"]}
+    text = report_html.render(_report(manual=manual))
+    assert "<td>%s</td><td>bn1, scale1</td>" % html.escape(EVIL, quote=True) in text
+    assert "<li>bn1.batch_norm_param.eps: TF&#x27;s layer gives 0.001, yours has &lt;1e-05&gt;</li>" in text
+    assert "Your layers without weights: data, relu1" in text
