@@ -48,7 +48,7 @@ import: caffe-env
 	@test -n "$(BUNDLE)" -a -n "$(OUT)" || { echo "usage: make import BUNDLE=model.npz OUT=dir [IMPORT_ARGS=...]" >&2; exit 2; }
 	@mkdir -p "$(OUT)"
 	@$(CAFFE_RUN) $(if $(HAS_CAFFE),,--bind "$(dir $(abspath $(BUNDLE)))" --bind "$(abspath $(OUT))" \
-	    $(foreach f,$(IMPORT_ARGS),$(if $(wildcard $(f)),--bind "$(dir $(abspath $(f)))"))) \
+	    $(foreach f,$(IMPORT_ARGS),$(if $(wildcard $(f)),$(if $(wildcard $(f)/.),,--bind "$(dir $(abspath $(f)))")))) \
 	    python3 -m import_caffe "$(BUNDLE)" -o "$(OUT)" $(IMPORT_ARGS)
 
 inspect:
