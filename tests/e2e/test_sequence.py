@@ -28,7 +28,8 @@ def test_conv1d_settings(check):
 
 def test_pool1d_settings(check):
     """Pooling windows straddle the padding (SAME avg divides by real cells only); the conv in front
-    gives values of both signs so a padded zero would win a max."""
+    gives values of both signs so a padded zero would win a max. Concatenate (time and channel axes) and
+    Add read pooled sequences."""
     inp = keras.Input((11, 3), name="sequence")
     x = layers.Conv1D(4, 1, name="conv")(inp)
     outs = [
@@ -39,7 +40,11 @@ def test_pool1d_settings(check):
         layers.AveragePooling1D(3, strides=3, name="avg_valid")(x),
         layers.GlobalAveragePooling1D(name="gap")(x),
         layers.GlobalMaxPooling1D(keepdims=True, name="gmp_keepdims")(x),
+        layers.GlobalAveragePooling1D(keepdims=True, name="gap_keepdims")(x),
     ]
+    outs.append(layers.Concatenate(axis=1, name="concat_time")([outs[0], outs[4]]))      # (5 + 3, 4)
+    outs.append(layers.Concatenate(name="concat_channels")([outs[1], outs[2]]))          # (6, 4 + 4)
+    outs.append(layers.Add(name="add")([outs[1], outs[2]]))
     check(keras.Model(inp, outs))
 
 
