@@ -243,7 +243,7 @@ def _check_prelu(n, ins, arrays):
         n.fail("arrays.alpha", "shape %r does not broadcast to the input's %r" % (got, tuple(shape)))
 
 
-@register("prelu", flat_ok=True, composition="PReLU (channel-wise or shared), else ReLU + Power + Scale + Eltwise",
+@register("prelu", flat_ok=True, composition="PReLU (a slope per channel), else ReLU + Power + Scale + Eltwise",
           check=_check_prelu)
 def prelu(node, ins, arrays, names, target):
     src = ins[0]
@@ -252,9 +252,12 @@ def prelu(node, ins, arrays, names, target):
     per_channel = src.layout.kind != layout.FLAT_CHW and all(d == 1 for d in alpha.shape[:-1]) and \
         alpha.shape[-1] == src.shape[-1]
     if alpha.size == 1 or per_channel:
-        shared = alpha.size == 1 and not per_channel
-        layer = CaffeLayer(names.layer, "PReLU", [src.blob], [names.top], {"prelu_param": {"channel_shared": shared}},
-                           [alpha.reshape(()) if shared else alpha.reshape(-1)])   # Caffe's shared slope is 0-d
+        # one slope is written per channel too (Caffe's channel_shared blob is 0-d, which weight files
+        # written from numpy arrays do not keep)
+        channels = layout.caffe_shape(src.shape, src.layout)[0]
+        slopes = np.full(channels, alpha.reshape(-1)[0], np.float32) if alpha.size == 1 else alpha.reshape(-1)
+        layer = CaffeLayer(names.layer, "PReLU", [src.blob], [names.top], {"prelu_param": {"channel_shared": False}},
+                           [np.ascontiguousarray(slopes, dtype=np.float32)])
         return Lowering([layer], out)
     # relu(x) - alpha * relu(-x), as Keras computes it, with alpha broadcast to the whole (C, H, W) blob
     full = np.broadcast_to(alpha, tuple(src.shape))[None]

@@ -90,7 +90,10 @@ def test_prelu_shared_axes(check):
         layers.PReLU(name="vector_per_unit")(vector),
         layers.PReLU(shared_axes=[1], name="vector_shared")(vector),
     ]
-    model = keras.Model([image, vector], prelus)
+    sequence = keras.Input((6, 3), name="sequence")
+    prelus += [layers.PReLU(shared_axes=[1], name="sequence_per_channel")(sequence),
+               layers.PReLU(name="sequence_per_element")(sequence)]
+    model = keras.Model([image, vector, sequence], prelus)
     rng = np.random.default_rng(3)
     for layer in model.layers:
         if isinstance(layer, layers.PReLU):
@@ -100,14 +103,18 @@ def test_prelu_shared_axes(check):
 
 def test_softmax_axes(check):
     """Softmax over H, W, channels, and over (H, W) and (H, C) together (Reshape + Softmax + Reshape),
-    on pre-softmax values wide enough that a wrong axis shows."""
+    on pre-softmax values wide enough that a wrong axis shows; over a sequence's steps, channels, both."""
     image = keras.Input((4, 5, 3), name="image")
     x = layers.Conv2D(3, 3, padding="same", name="conv")(image)
     x = layers.Rescaling(3.0, name="spread")(x)
     outs = [layers.Softmax(axis=axis, name=name)(x) for axis, name in
             [(1, "over_h"), (2, "over_w"), (-1, "over_c"), (3, "over_c3"), (-3, "over_h_neg"), ((1, 2), "over_hw"),
              ((1, 3), "over_hc"), ((1, 2, 3), "over_all")]]
-    check(keras.Model(image, outs))
+    sequence = keras.Input((6, 4), name="sequence")
+    s = layers.Rescaling(3.0, name="sequence_spread")(sequence)
+    outs += [layers.Softmax(axis=axis, name=name)(s) for axis, name in
+             [(1, "over_steps"), (-1, "over_features"), ((1, 2), "over_sequence")]]
+    check(keras.Model([image, sequence], outs))
 
 
 def test_activation_on_input(check):
