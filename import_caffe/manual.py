@@ -107,6 +107,7 @@ class Match(object):
         self.problems = []
         self.inputs = {}         # TF input name -> your blob
         self.tensor_blobs = {}   # TF tensor -> (your blob, None) or (None, reason not compared)
+        self.groups = {}         # TF layer -> your layers that compute it (weights, or name/map, + in-place)
 
 
 def match(manifest, plan, user, mapping):
@@ -245,6 +246,7 @@ def _locate(manifest, plan, user, mapping, m, used_keys, consumers):
             gen_types.remove(user.layers[nxt[0]]["type"])
             last = nxt[0]
             group.append(last)
+        m.groups[node["name"]] = group
         tops = user.layers[last]["tops"]
         for i, tensor in enumerate(node["outputs"]):
             if len(tops) != len(node["outputs"]):
@@ -360,7 +362,7 @@ def _rows(manifest, plan, m, ref_values, blobs):
         for tensor in node["outputs"]:
             blob, why = m.tensor_blobs.get(tensor, (None, "not located in your net"))
             row = {"layer": node["name"], "type": node["source_type"], "op": node["op"], "tensor": tensor,
-                   "caffe_layers": m.by_node.get(node["name"], []), "shape": manifest["tensors"][tensor]["shape"],
+                   "caffe_layers": m.groups.get(node["name"], []), "shape": manifest["tensors"][tensor]["shape"],
                    "output": tensor in output_tensors}
             ref = plan.refs.get(tensor)
             caffe = blobs.get(blob) if blob is not None else None

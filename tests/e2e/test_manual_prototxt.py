@@ -80,6 +80,7 @@ def test_handwritten_net_is_filled_and_verified(tmp_path, bundle):
     for name in ("conv_a", "bn_a", "pool_a", "flat", "logits"):
         assert rows[name]["status"] == "ok" and rows[name]["max_rel"] <= 1e-4, (name, rows[name])
     assert rows["conv_a"]["blob"] == "conv1" and rows["bn_a"]["blob"] == "bn1" and rows["flat"]["blob"] == "flat1"
+    assert rows["conv_a"]["caffe_layers"] == ["conv1", "relu1"] and rows["pool_a"]["caffe_layers"] == ["pool1"]
     assert rows["logits"]["argmax_agree"] == rows["logits"]["argmax_total"] == 3
     # the output folder holds your net, unchanged, and its weights
     assert open(os.path.join(out, "net.prototxt")).read() == NET % (5, "")
