@@ -7,7 +7,7 @@ pytest.importorskip("caffe")
 from caffe.proto import caffe_pb2  # noqa: E402
 from google.protobuf import text_format  # noqa: E402
 
-from import_caffe.manual import _settings  # noqa: E402
+from import_caffe.manual_match import _settings  # noqa: E402
 
 
 def _param(text, field):
