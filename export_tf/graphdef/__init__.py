@@ -16,7 +16,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     None, outputs: [tensor name] or None (see names.parse_inputs / parse_outputs)."""
     from .clean import clean
     from .load import load_graph
-    from .lower import lower_graph
+    from .lower import lower_graph, refuse_control_flow
     from .manifest import build_manifest
     from .reference import make_feeds, run
     log = log or (lambda msg: None)
@@ -24,6 +24,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     loaded = load_graph(fmt, path, inputs, outputs, signature)
     where = loaded.source["path"]
     graph = clean(loaded.graph_def, loaded.inputs, loaded.outputs, where)
+    refuse_control_flow(graph, where)
     feeds = make_feeds(loaded.graph_def, graph.inputs, batch, seed, input_shape, reference_inputs)
     fetches = sorted(t for t in graph.data if t not in graph.alias and t not in feeds)
     fetches += [t for t in graph.static_inputs() if t not in graph.data]

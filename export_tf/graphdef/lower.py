@@ -160,6 +160,24 @@ def channel_vector(value, channels, rank):
     return np.broadcast_to(value.reshape(-1).astype(np.float32), (channels,)).copy()
 
 
+CONTROL_FLOW_OPS = ("Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "If", "StatelessIf",
+                    "While", "StatelessWhile", "RefSwitch", "RefMerge")
+
+
+def refuse_control_flow(graph, where):
+    """Before the reference run (which cannot fetch the tensors of an untaken branch): a graph with
+    control flow on the data path is refused, listing every op without a handler."""
+    from shared.errors import UnsupportedError
+    from shared.unsupported import format_unsupported
+    names = [n for n in graph.order if n + ":0" not in graph.alias]
+    if not any(graph.nodes[n].op in CONTROL_FLOW_OPS for n in names):
+        return
+    entries = [(graph.nodes[n].op, n, "control flow (tf.cond / while loops) is not supported; export the "
+                "graph with the branch fixed, e.g. training=False" if graph.nodes[n].op in CONTROL_FLOW_OPS
+                else "") for n in names if handler_for(graph.nodes[n].op) is None]
+    raise UnsupportedError(format_unsupported(where, entries, sorted(supported_ops())))
+
+
 def lower_graph(graph, values, where):
     """Run every handler. Returns [(TfNode, Lowered)] in graph order; raises UnsupportedError listing
     every unsupported op at once."""

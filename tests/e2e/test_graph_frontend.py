@@ -263,6 +263,20 @@ def test_unsupported_ops_are_reported_together(tmp_path):
     assert info.value.exit_code == 4
 
 
+def test_control_flow_is_refused_before_running(tmp_path):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [None, 4, 4, 2], name="x")
+        training = v1.placeholder_with_default(False, [], name="is_training")
+        tf.nn.relu(tf.cond(training, lambda: x * 2.0, lambda: x + 1.0), name="y")
+    pb = str(tmp_path / "cond.pb")
+    with open(pb, "wb") as f:
+        f.write(graph.as_graph_def().SerializeToString())
+    with pytest.raises(UnsupportedError, match="control flow"):
+        export(pb, str(tmp_path / "cond.npz"))
+    assert os.listdir(str(tmp_path)) == ["cond.pb"]
+
+
 def _manifest(bundle):
     from shared.bundle import read_bundle
     return read_bundle(bundle, arrays=False).manifest
