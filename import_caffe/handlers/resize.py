@@ -8,7 +8,7 @@ from ..plan import CaffeLayer, Lowering, TensorRef
 from ..registry import Unsupported, register
 from .common import crop_hw, identity_layer
 
-MAX_UPSAMPLE = 64
+MAX_KERNEL_VALUES = 1 << 26     # fixed Deconvolution kernel values (all channels) one upsampling may write
 
 
 def _image_input(src):
@@ -56,49 +56,76 @@ def _deconv(name, bottom, top, channels, kernel_hw, stride_hw, pad_hw, taps):
 
 def _check_upsample(n, ins, arrays):
     if n.has("size"):
-        n.ints("size", 2, 1, MAX_UPSAMPLE)
+        n.ints("size", 2, 1, MAX_WINDOW)
     if n.has("interpolation") and n.string("interpolation") not in ("nearest", "bilinear"):
         n.fail("attrs.interpolation", "expected 'nearest' or 'bilinear', found %r" % n.attrs["interpolation"])
+
+
+def _upsample_deconv(name, bottom, top, hwc, steps, interpolation):
+    """The Deconvolution (after edge replication for bilinear) upsampling by `steps`. Returns
+    (layers, note)."""
+    h, w, c = hwc
+    if interpolation == "nearest":
+        taps, pads, layers = [np.ones(s) for s in steps], [0, 0], []
+        note = "nearest: depthwise Deconvolution with a (%d, %d) kernel of ones" % tuple(steps)
+    else:
+        taps, pads, layers, blob = [], [], [], bottom
+        for axis, (scale, length) in enumerate(zip(steps, (h, w))):
+            if scale == 1:
+                taps.append(np.ones(1))
+                pads.append(0)
+                continue
+            more, blob = _replicate_edges(name + "/edge_" + "hw"[axis], blob, axis + 2, length)
+            layers += more
+            axis_taps, pad = bilinear_taps(scale)
+            taps.append(axis_taps)
+            pads.append(scale + pad)
+        bottom = blob
+        note = ("bilinear (half-pixel centres): edges replicated with Slice + Concat, then a depthwise "
+                "Deconvolution with the fixed %dx%d bilinear kernel" % (len(taps[0]), len(taps[1])))
+    kernel = np.outer(taps[0], taps[1])
+    if kernel.size * c > MAX_KERNEL_VALUES:
+        raise Unsupported("upsampling %d channels by %r needs a %dx%d kernel per channel (limit %d values)"
+                          % (c, steps, kernel.shape[0], kernel.shape[1], MAX_KERNEL_VALUES))
+    layers.append(_deconv(name, bottom, top, c, kernel.shape, steps, pads, kernel))
+    return layers, note
 
 
 @register("upsample2d", check=_check_upsample,
           composition="nearest: Deconvolution (group = channels, ones kernel); "
                       "bilinear: Slice + Concat (edge rows/columns) + Deconvolution (group = channels, "
-                      "bilinear kernel)")
+                      "bilinear kernel); Tile for a one-cell axis")
 def upsample2d(node, ins, arrays, names, target):
     """nearest: a (sh, sw) kernel of ones with stride (sh, sw) writes each input cell into its own
     block, one product by 1 per output cell (exact). bilinear: see bilinear_taps; the edge rows and
     columns are replicated first, and Deconvolution's pad of scale + scale // 2 drops exactly the
     cells the replicas produce (both ends), so no crop follows; equal to TF up to float round-off
-    (TF interpolates in two lerps, Caffe sums the weighted taps)."""
+    (TF interpolates in two lerps, Caffe sums the weighted taps). An axis of one cell is copied
+    whatever the interpolation (DeepLab's image-pooling branch): Tile, after the Deconvolution."""
     src = ins[0]
     h, w, c = _image_input(src)
     size = node["attrs"]["size"]
     out_shape = [h * size[0], w * size[1], c]
-    if size == [1, 1]:
-        return Lowering([identity_layer(names.layer, src.blob, names.top)],
-                        [TensorRef(names.top, out_shape, Layout(IMAGE))])
-    if node["attrs"]["interpolation"] == "nearest":
-        layer = _deconv(names.layer, src.blob, names.top, c, size, size, (0, 0), np.ones(size))
-        return Lowering([layer], [TensorRef(names.top, out_shape, Layout(IMAGE))],
-                        "nearest: depthwise Deconvolution with a (%d, %d) kernel of ones" % tuple(size))
-    layers, blob = [], src.blob
-    taps, pads = [], []
-    for axis, (scale, length) in enumerate(zip(size, (h, w))):
-        if scale == 1:
-            taps.append(np.ones(1))
-            pads.append(0)
-            continue
-        more, blob = _replicate_edges(names.sub("edge_" + "hw"[axis]), blob, axis + 2, length)
-        layers += more
-        axis_taps, pad = bilinear_taps(scale)
-        taps.append(axis_taps)
-        pads.append(scale + pad)
-    kernel = np.outer(taps[0], taps[1])
-    layers.append(_deconv(names.layer, blob, names.top, c, kernel.shape, size, pads, kernel))
-    return Lowering(layers, [TensorRef(names.top, out_shape, Layout(IMAGE))],
-                    "bilinear (half-pixel centres): edges replicated with Slice + Concat, then a depthwise "
-                    "Deconvolution with the fixed %dx%d bilinear kernel" % kernel.shape)
+    tiled = [axis for axis, length in enumerate((h, w)) if length == 1 and size[axis] > 1]
+    steps = [1 if axis in tiled else size[axis] for axis in range(2)]
+    layers, notes, blob = [], [], src.blob
+    if steps != [1, 1]:
+        top = names.sub("upsampled") if tiled else names.top
+        layers, note = _upsample_deconv(names.layer, blob, top, (h, w, c), steps,
+                                        node["attrs"]["interpolation"])
+        notes.append(note)
+        blob = top
+    for i, axis in enumerate(tiled):
+        top = names.top if i == len(tiled) - 1 else names.sub("tiled_" + "hw"[axis])
+        name = names.layer if not layers else names.sub("tile_" + "hw"[axis])
+        layers.append(CaffeLayer(name, "Tile", [blob], [top], {"tile_param": {"axis": axis + 2,
+                                                                               "tiles": size[axis]}}))
+        blob = top
+    if tiled:
+        notes.append("Tile copies the one-cell %s" % ("H and W axes" if len(tiled) == 2 else "HW"[tiled[0]] + " axis"))
+    if not layers:
+        layers = [identity_layer(names.layer, src.blob, names.top)]
+    return Lowering(layers, [TensorRef(names.top, out_shape, Layout(IMAGE))], "; ".join(notes) or None)
 
 
 def _check_crop(n, ins, arrays):

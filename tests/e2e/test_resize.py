@@ -19,15 +19,19 @@ UPSAMPLE_BRANCHES = {
 
 
 def upsampling_model():
-    """Every setting on a 5x7 map, and bilinear on 2x1 and 1x3 crops of it (edge rows that are also
-    the other edge)."""
+    """Every setting on a 5x7 map, and 2x1, 1x3 and 1x1 maps (edge rows that are also the other edge;
+    one-cell axes are tiled)."""
     inp = keras.Input((5, 7, 3), name="image")
     x = layers.Conv2D(3, 1, name="features")(inp)
     outs = [layers.UpSampling2D(name=name, **UPSAMPLE_BRANCHES[name])(x) for name in sorted(UPSAMPLE_BRANCHES)]
     tiny = layers.Cropping2D(((3, 0), (0, 6)), name="crop_2x1")(x)
     outs.append(layers.UpSampling2D((3, 2), interpolation="bilinear", name="bilinear_3x2_of_2x1")(tiny))
+    outs.append(layers.UpSampling2D((2, 3), interpolation="nearest", name="nearest_2x3_of_2x1")(tiny))
     row = layers.Cropping2D(((2, 2), (1, 3)), name="crop_1x3")(x)
     outs.append(layers.UpSampling2D((2, 2), interpolation="bilinear", name="bilinear_2x2_of_1x3")(row))
+    # DeepLab's image-pooling branch: a 1x1 map upsampled to the feature map's size (Tile)
+    pooled = layers.GlobalAveragePooling2D(keepdims=True, name="image_pool")(x)
+    outs.append(layers.UpSampling2D((5, 7), interpolation="bilinear", name="bilinear_5x7_of_1x1")(pooled))
     return keras.Model(inp, outs)
 
 

@@ -61,6 +61,9 @@ def run_layers(layers, blobs):
             blobs.update(zip(layer.tops, parts))
         elif layer.type == "Concat":
             blobs[layer.tops[0]] = np.concatenate(bottoms, axis=layer.params["concat_param"]["axis"] - 1)
+        elif layer.type == "Tile":
+            p = layer.params["tile_param"]
+            blobs[layer.tops[0]] = np.concatenate([bottoms[0]] * p["tiles"], axis=p["axis"] - 1)
         elif layer.type == "Power":
             blobs[layer.tops[0]] = bottoms[0]
         elif layer.type != "Silence":
@@ -171,7 +174,8 @@ def test_bilinear_taps_split_one_unit_per_output_phase(scale):
         assert abs(taps[(phase + pad) % scale::scale].sum() - 1.0) < 1e-12
 
 
-UPSAMPLE_CASES = [(h, w, sh, sw) for h in (1, 2, 3, 5) for w in (1, 2, 4) for sh, sw in ((2, 2), (3, 1), (1, 4), (3, 2))]
+UPSAMPLE_CASES = [(h, w, sh, sw) for h in (1, 2, 3, 5) for w in (1, 2, 4)
+                  for sh, sw in ((2, 2), (3, 1), (1, 4), (3, 2), (1, 1))] + [(1, 1, 65, 33), (1, 3, 40, 2)]
 
 
 @pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
@@ -189,11 +193,19 @@ def test_upsample_plan_matches_tf(h, w, sh, sw, interpolation):
 
 @pytest.mark.parametrize("op,attrs,field", [
     ("upsample2d", {"size": [0, 2], "interpolation": "nearest"}, "attrs.size"),
+    ("upsample2d", {"size": [2, 1 << 17], "interpolation": "nearest"}, "attrs.size"),
     ("upsample2d", {"size": [2, 2], "interpolation": "bicubic"}, "attrs.interpolation"),
     ("crop2d", {"crops": [2, 1, 0, 0]}, "attrs.crops"),
     ("crop2d", {"crops": [0, 0, -1, 0]}, "attrs.crops"),
-], ids=["upsample_zero", "upsample_bicubic", "crop_everything", "crop_negative"])
+], ids=["upsample_zero", "upsample_huge", "upsample_bicubic", "crop_everything", "crop_negative"])
 def test_resize_malformed_attrs_are_refused(op, attrs, field):
     with pytest.raises(BundleError) as info:
         lower(op, attrs, {}, (3, 4, 2))
     assert field in str(info.value)
+
+
+def test_upsample_kernel_over_the_limit_is_refused():
+    from import_caffe.registry import Unsupported
+    with pytest.raises(Unsupported) as info:
+        lower("upsample2d", {"size": [3000, 3000], "interpolation": "bilinear"}, {}, (2, 2, 8))
+    assert "limit" in str(info.value)
