@@ -1,5 +1,5 @@
 """Sequences (TF (N, L, C)): Conv1D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
-GlobalMaxPooling1D, Embedding."""
+GlobalMaxPooling1D, ZeroPadding1D, Cropping1D, RepeatVector, Embedding."""
 from ..padding import same_pads
 from ..registry import Node, Unsupported, register
 from .common import activation_attr, channels_last
@@ -108,3 +108,32 @@ def embedding(view):
     matrix = view.weight(role)               # (input_dim, output_dim)
     return Node("embedding", {"input_dim": int(matrix.shape[0]), "output_dim": int(matrix.shape[1]),
                               "mask_zero": bool(view.config.get("mask_zero", False))}, {"embeddings": matrix})
+
+
+def _pair_1d(value, what):
+    if isinstance(value, int):
+        value = (value, value)
+    before, after = [int(v) for v in value]
+    if before < 0 or after < 0:
+        raise Unsupported("negative %s %r" % (what, (before, after)))
+    return [before, after]
+
+
+@register("ZeroPadding1D", ops=("pad1d",))
+def zero_padding1d(view):
+    channels_last(view)
+    sequence_input(view)
+    return Node("pad1d", {"pads": _pair_1d(view.config.get("padding", 1), "padding")})
+
+
+@register("Cropping1D", ops=("crop1d",))
+def cropping1d(view):
+    sequence_input(view)
+    return Node("crop1d", {"cropping": _pair_1d(view.config.get("cropping", (1, 1)), "cropping")})
+
+
+@register("RepeatVector", ops=("repeat_vector",))
+def repeat_vector(view):
+    if len(view.input_shape) != 1:
+        raise Unsupported("expects a vector (C,), found shape %r" % (view.input_shape,))
+    return Node("repeat_vector", {"n": int(view.config["n"])})

@@ -1,6 +1,6 @@
 """Sequences (TF (N, L, C), Caffe (N, C, 1, L)): conv1d, max_pool1d, avg_pool1d, global_pool1d — each the
-2-D lowering of conv.py / pool.py with a 1xK window on the sequence held as a one-row image — and
-embedding (Caffe Embed)."""
+2-D lowering of conv.py / pool.py with a 1xK window on the sequence held as a one-row image —, pad1d,
+crop1d, repeat_vector and embedding (Caffe Embed)."""
 from .. import layout
 from ..attrs import MAX_WINDOW
 from ..layout import IMAGE, SEQUENCE, VECTOR, Layout
@@ -8,7 +8,7 @@ from ..plan import CaffeLayer, Lowering, TensorRef
 from ..registry import Unsupported, register
 from ..padding import symmetric
 from .activation import lower_activation
-from .common import zero_pad
+from .common import crop_axis, identity_layer, zero_pad
 from .pool import _pool, global_pool2d
 from .reshape import transpose_blob
 
@@ -164,3 +164,50 @@ def embedding(node, ins, arrays, names, target):
                              {"reshape_param": {"shape": {"dim": [0, dim, 1, length]}}}))
     return Lowering(layers, [TensorRef(names.top, [length, dim], Layout(SEQUENCE))],
                     "Embed writes (L, D): Slice + Concat put D on the channel axis" if len(layers) > 2 else None)
+
+
+def _check_pads(key):
+    def rule(n, ins, arrays):
+        n.ints(key, 2, 0)
+    return rule
+
+
+@register("pad1d", composition="identity depthwise Convolution (pad) + Slice for asymmetric sides",
+          check=_check_pads("pads"))
+def pad1d(node, ins, arrays, names, target):
+    src = as_image(ins[0])
+    before, after = node["attrs"]["pads"]
+    layers, ref = zero_pad(names.layer, src.blob, names.top, src.shape, [0, 0, before, after])
+    return Lowering(layers, [as_sequence(ref)])
+
+
+@register("crop1d", composition="Slice (+ Silence for the cropped ends)", check=_check_pads("cropping"))
+def crop1d(node, ins, arrays, names, target):
+    src = ins[0]
+    if src.layout.kind != SEQUENCE:
+        raise Unsupported("expects a sequence input (L, C), found a %s tensor" % src.layout.kind)
+    length, channels = src.shape
+    before, after = node["attrs"]["cropping"]
+    if before + after >= length:
+        raise Unsupported("cropping %r leaves nothing of a sequence of %d" % ([before, after], length))
+    layers, blob = crop_axis(names.layer, src.blob, names.top, 3, before, length - before - after, length)
+    if not layers:
+        layers = [identity_layer(names.layer, src.blob, names.top)]
+    return Lowering(layers, [TensorRef(names.top, [length - before - after, channels], Layout(SEQUENCE))])
+
+
+def _check_repeat(n, ins, arrays):
+    n.int("n", 1, MAX_WINDOW)
+
+
+@register("repeat_vector", composition="Reshape + Tile", check=_check_repeat)
+def repeat_vector(node, ins, arrays, names, target):
+    """(C,) -> (n, C): the vector as (N, C, 1, 1), tiled n times along the sequence axis."""
+    src = ins[0]
+    if src.layout.kind != VECTOR:
+        raise Unsupported("expects a vector (C,), found a %s tensor" % src.layout.kind)
+    channels, n = src.shape[0], node["attrs"]["n"]
+    layers = [CaffeLayer(names.sub("column"), "Reshape", [src.blob], [names.sub("column")],
+                         {"reshape_param": {"shape": {"dim": [0, channels, 1, 1]}}}),
+              CaffeLayer(names.layer, "Tile", [names.sub("column")], [names.top], {"tile_param": {"axis": 3, "tiles": n}})]
+    return Lowering(layers, [TensorRef(names.top, [n, channels], Layout(SEQUENCE))])

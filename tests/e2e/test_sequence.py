@@ -29,7 +29,7 @@ def test_conv1d_settings(check):
 def test_pool1d_settings(check):
     """Pooling windows straddle the padding (SAME avg divides by real cells only); the conv in front
     gives values of both signs so a padded zero would win a max. Concatenate (time and channel axes) and
-    Add read pooled sequences."""
+    Add read pooled sequences; ZeroPadding1D, Cropping1D and RepeatVector shape them."""
     inp = keras.Input((11, 3), name="sequence")
     x = layers.Conv1D(4, 1, name="conv")(inp)
     outs = [
@@ -45,6 +45,10 @@ def test_pool1d_settings(check):
     outs.append(layers.Concatenate(axis=1, name="concat_time")([outs[0], outs[4]]))      # (5 + 3, 4)
     outs.append(layers.Concatenate(name="concat_channels")([outs[1], outs[2]]))          # (6, 4 + 4)
     outs.append(layers.Add(name="add")([outs[1], outs[2]]))
+    outs.append(layers.Conv1D(2, 3, name="conv_after_pad")(layers.ZeroPadding1D((2, 1), name="pad")(x)))
+    outs.append(layers.ZeroPadding1D(1, name="pad_symmetric")(x))
+    outs.append(layers.Cropping1D((1, 3), name="crop")(x))
+    outs.append(layers.RepeatVector(3, name="repeat")(outs[5]))                            # (4,) -> (3, 4)
     check(keras.Model(inp, outs))
 
 
