@@ -71,8 +71,8 @@ def test_unsupported_layers_are_listed_together(tmp_path):
     inp = keras.Input((8, 8, 3), name="img")
     x = layers.Conv2D(4, 3, activation="gelu", name="conv_gelu")(inp)
     x = layers.Conv2D(4, 3, activation="gelu", name="conv_gelu2")(x)
-    x = layers.LayerNormalization(name="ln1")(x)
-    x = layers.LayerNormalization(name="ln2")(x)
+    x = layers.UnitNormalization(name="un1")(x)
+    x = layers.UnitNormalization(name="un2")(x)
     x = layers.UpSampling2D(name="up")(x)
     out = layers.Dense(2)(layers.GlobalAveragePooling2D()(x))
     path = str(tmp_path / "unsupported.keras")
@@ -81,7 +81,7 @@ def test_unsupported_layers_are_listed_together(tmp_path):
     assert proc.returncode == 4, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "5 unsupported layer(s) of 3 type(s)" in proc.stderr
-    assert "LayerNormalization x2 (first: ln1)" in proc.stderr
+    assert "UnitNormalization x2 (first: un1)" in proc.stderr
     assert "UpSampling2D x1 (first: up)" in proc.stderr
     assert "Conv2D [activation 'gelu'" in proc.stderr and "x2 (first: conv_gelu)" in proc.stderr
     assert "supported:" in proc.stderr and "Conv2D" in proc.stderr.split("supported:")[-1]
