@@ -151,9 +151,40 @@ def concat(view):
     return Lowered("concat", {"axis": axis}, inputs=parts)
 
 
+def _repeat(view, src):
+    """ExpandDims -> Tile -> Reshape repeating each row (or column) s times, which is how Keras 3 writes
+    UpSampling2D's nearest mode (ops.repeat): an upsample2d of (s, 1) or (1, s). None if not that."""
+    shape = view.shape(src)
+    found = view.single_consumer(view.output)
+    if len(shape) != 3 or found is None or found[0].op != "Tile":
+        return None
+    tile = found[0]
+    follow = view.single_consumer(tile.name + ":0")
+    if follow is None or follow[0].op != "Reshape" or view.graph.is_data(view.graph.resolve(tile.inputs[1])):
+        return None
+    axis = int(np.asarray(view.static(1)).reshape(-1)[0]) % 5          # the new axis, with the batch
+    multiples = [int(m) for m in np.asarray(view.values[view.graph.resolve(tile.inputs[1])]).reshape(-1)]
+    if axis not in (2, 3) or len(multiples) != 5 or \
+            any(m != 1 for i, m in enumerate(multiples) if i != axis):
+        return None
+    size = [1, 1]
+    size[axis - 2] = multiples[axis]
+    expected = list(shape)
+    expected[axis - 2] *= multiples[axis]
+    out = follow[0].name + ":0"
+    if list(view.shape(out)) != expected:
+        return None
+    return Lowered("upsample2d", {"size": size, "interpolation": "nearest"}, inputs=[src], output=out,
+                   absorbed=[tile.name, follow[0].name])
+
+
 @op("Reshape", "Squeeze", "ExpandDims")
 def reshape(view):
     src = view.data_input(0)
+    if view.type == "ExpandDims":
+        repeat = _repeat(view, src)
+        if repeat is not None:
+            return repeat
     shape_in, shape_out = view.shape(src), view.output_shape
     if len(shape_out) == 1:
         if len(shape_in) == 1:
@@ -193,3 +224,41 @@ def transpose(view):
     if perm == list(range(rank)):
         return Lowered("identity", {}, inputs=[src])
     return Lowered("permute", {"dims": perm[1:]}, inputs=[src])
+
+
+def _crop(view, src, begin, size):
+    shape = view.shape(src)
+    if len(shape) != 3:
+        raise Unsupported("slicing a tensor of shape %r (only spatial crops of images)" % (shape,))
+    out = view.output_shape
+    if len(out) != 3 or out[2] != shape[2] or begin[0] != 0 or begin[3] != 0:
+        raise Unsupported("a slice of %r to %r that is not a crop of H and W" % (shape, out))
+    crops = [begin[1], shape[0] - begin[1] - out[0], begin[2], shape[1] - begin[2] - out[1]]
+    if any(c < 0 for c in crops) or (size is not None and list(size[1:3]) != list(out[:2])):
+        raise Unsupported("slice begin %r of %r to %r" % (begin, shape, out))
+    return Lowered("crop2d", {"crops": [int(c) for c in crops]}, inputs=[src])
+
+
+@op("StridedSlice")
+def strided_slice(view):
+    """x[:, top:-bottom, left:-right, :] is a Cropping2D."""
+    src = view.data_input(0)
+    for mask in ("ellipsis_mask", "new_axis_mask", "shrink_axis_mask"):
+        if view.attr(mask, 0):
+            raise Unsupported("%s=%d" % (mask, view.attr(mask, 0)))
+    begin, strides = [np.asarray(view.static(i)).reshape(-1).astype(np.int64) for i in (1, 3)]
+    if len(begin) != 4 or any(s != 1 for s in strides):
+        raise Unsupported("strides %r (only a crop with stride 1 of all four axes)" % (strides.tolist(),))
+    dims = (view.values[src].shape[0],) + tuple(view.shape(src))
+    starts = [0 if view.attr("begin_mask", 0) >> i & 1 else int(b) % dims[i] if b < 0 else min(int(b), dims[i])
+              for i, b in enumerate(begin)]
+    return _crop(view, src, starts, None)
+
+
+@op("Slice")
+def slice_op(view):
+    src = view.data_input(0)
+    begin = [int(b) for b in np.asarray(view.static(1)).reshape(-1)]
+    if len(begin) != 4:
+        raise Unsupported("begin %r" % (begin,))
+    return _crop(view, src, begin, None)

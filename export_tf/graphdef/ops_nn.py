@@ -206,6 +206,11 @@ op("Relu")(_activation({"function": "relu", "negative_slope": 0.0, "max_value": 
 op("Relu6")(_activation({"function": "relu6"}))
 op("Sigmoid")(_activation({"function": "sigmoid"}))
 op("Tanh")(_activation({"function": "tanh"}))
+op("Softplus")(_activation({"function": "softplus"}))
+op("Softsign")(_activation({"function": "softsign"}))
+op("Exp")(_activation({"function": "exponential"}))
+op("Selu")(_activation({"function": "selu", "alpha": 1.6732632423543772848170429916717,
+                        "scale": 1.0507009873554804934193349852946}))
 
 
 @op("LeakyRelu")

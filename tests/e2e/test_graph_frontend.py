@@ -215,6 +215,10 @@ def _keras_model(k):
     x = layers.BatchNormalization(name="bn")(x)
     x = layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
     x = layers.MaxPooling2D(name="pool")(x)
+    x = layers.UpSampling2D(2, name="up")(x)            # Keras 3: ExpandDims + Tile + Reshape per axis
+    x = layers.Cropping2D(((1, 1), (2, 0)), name="crop")(x)      # StridedSlice
+    x = layers.Activation("softplus", name="soft")(x)
+    x = layers.MaxPooling2D(name="pool2")(x)
     x = layers.Flatten(name="flat")(x)
     x = layers.Dense(16, activation="relu", name="fc")(x)
     out = layers.Dense(5, activation="softmax", name="probs")(x)
@@ -236,6 +240,7 @@ def test_keras_saved_model(tmp_path, writer):
     manifest = export(folder, bundle)
     ops = [n["op"] for n in manifest["nodes"]]
     assert ops.count("conv2d") == 1 and "flatten" in ops and ops.count("dense") == 2
+    assert "crop2d" in ops and "upsample2d" in ops
     assert ("rescale" if writer == "keras3_model_export" else "batch_norm") in ops
     assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
 
