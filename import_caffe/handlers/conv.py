@@ -168,10 +168,10 @@ def deconvolution_kernel(kernel):
           composition="Deconvolution (+ zero kernel taps, + Slice)")
 def conv2d_transpose(node, ins, arrays, names, target):
     """TF's output is cells [offset, offset + output_size) of the full transposed convolution
-    ((in - 1) * stride + (kernel - 1) * dilation + 1 cells). Caffe's Deconvolution crops `pad` cells off both ends of that,
-    so it pads by the smaller of the two ends and Slice drops the rest. Where output_padding makes TF's
-    output outgrow the full one, the extra cells get no input (only the bias): zero kernel taps appended
-    after the kernel grow Caffe's output to match."""
+    ((in - 1) * stride + (kernel - 1) * dilation + 1 cells). Caffe's Deconvolution crops `pad` cells off
+    both ends of that, so it pads by the smaller of the two ends and Slice drops the rest. Where TF's
+    output outgrows the full one (output_padding, or a stride above the kernel), the extra cells get no
+    input (only the bias): zero kernel taps appended after the kernel grow Caffe's output to match."""
     src = ins[0]
     h, w, c = _image_input(src)
     attrs = node["attrs"]

@@ -38,7 +38,8 @@ def _replicate_edges(name, bottom, axis, size):
         points = [1, size - 1] if size > 2 else [1]
         first, last = name + "/first", name + "/last"
         tops = [first, name + "/middle", last] if size > 2 else [first, last]
-        layers = [CaffeLayer(name + "/edges", "Slice", [bottom], tops, {"slice_param": {"axis": axis, "slice_point": points}})]
+        layers = [CaffeLayer(name + "/edges", "Slice", [bottom], tops,
+                             {"slice_param": {"axis": axis, "slice_point": points}})]
         if size > 2:
             layers.append(CaffeLayer(name + "/silence", "Silence", [name + "/middle"], []))
     layers.append(CaffeLayer(name, "Concat", [first, bottom, last], [name], {"concat_param": {"axis": axis}}))
@@ -122,7 +123,8 @@ def upsample2d(node, ins, arrays, names, target):
                                                                                "tiles": size[axis]}}))
         blob = top
     if tiled:
-        notes.append("Tile copies the one-cell %s" % ("H and W axes" if len(tiled) == 2 else "HW"[tiled[0]] + " axis"))
+        which = "H and W axes" if len(tiled) == 2 else "HW"[tiled[0]] + " axis"
+        notes.append("Tile copies the one-cell " + which)
     if not layers:
         layers = [identity_layer(names.layer, src.blob, names.top)]
     return Lowering(layers, [TensorRef(names.top, out_shape, Layout(IMAGE))], "; ".join(notes) or None)

@@ -1,5 +1,5 @@
-"""Spatial resizing end to end: UpSampling2D (nearest: a ones-kernel depthwise Deconvolution; bilinear:
-edge replication + a fixed bilinear depthwise Deconvolution) and Cropping2D (Slice). Feature maps are
+"""Spatial resizing end to end: UpSampling2D and Resizing (nearest: a ones-kernel depthwise
+Deconvolution; bilinear: edge replication + a fixed bilinear depthwise Deconvolution) and Cropping2D (Slice). Feature maps are
 compared directly (no pooling hides a one-cell shift); odd sizes and 1- and 2-cell maps reach the edges."""
 import keras
 import pytest
@@ -29,6 +29,9 @@ def upsampling_model():
     outs.append(layers.UpSampling2D((2, 3), interpolation="nearest", name="nearest_2x3_of_2x1")(tiny))
     row = layers.Cropping2D(((2, 2), (1, 3)), name="crop_1x3")(x)
     outs.append(layers.UpSampling2D((2, 2), interpolation="bilinear", name="bilinear_2x2_of_1x3")(row))
+    # keras.layers.Resizing by whole factors is the same upsampling
+    outs.append(layers.Resizing(10, 21, interpolation="bilinear", name="resizing_bilinear_10x21")(x))
+    outs.append(layers.Resizing(15, 7, interpolation="nearest", name="resizing_nearest_15x7")(x))
     # DeepLab's image-pooling branch: a 1x1 map upsampled to the feature map's size (Tile)
     pooled = layers.GlobalAveragePooling2D(keepdims=True, name="image_pool")(x)
     outs.append(layers.UpSampling2D((5, 7), interpolation="bilinear", name="bilinear_5x7_of_1x1")(pooled))
@@ -70,6 +73,15 @@ def test_upsampling_then_conv_transpose_decoder(check):
     x = layers.Cropping2D(((1, 0), (0, 1)), name="crop")(x)
     out = layers.SeparableConv2D(3, 3, padding="same", depth_multiplier=2, name="head")(x)
     check(keras.Model(inp, out))
+
+
+def test_resizing_by_a_fraction_is_refused_with_the_reason(tmp_path):
+    from shared.errors import UnsupportedError
+    inp = keras.Input((4, 6, 2), name="image")
+    out = layers.Resizing(6, 6, name="resize")(inp)
+    with pytest.raises(UnsupportedError) as info:
+        convert(randomize(keras.Model(inp, out)), tmp_path)
+    assert "Resizing" in str(info.value) and "only whole upscaling factors" in str(info.value)
 
 
 @pytest.mark.parametrize("interpolation", ["bicubic", "area"])
