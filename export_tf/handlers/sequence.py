@@ -1,5 +1,5 @@
 """Sequences (TF (N, L, C)): Conv1D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
-GlobalMaxPooling1D, ZeroPadding1D, Cropping1D, RepeatVector, Embedding."""
+GlobalMaxPooling1D, ZeroPadding1D, Cropping1D, UpSampling1D, RepeatVector, Embedding."""
 from ..padding import same_pads
 from ..registry import Node, Unsupported, register
 from .common import activation_attr, channels_last
@@ -104,8 +104,7 @@ def embedding(view):
         raise Unsupported("lora_rank=%r (merge the LoRA weights first)" % view.config.get("lora_rank"))
     if view.config.get("quantization_config") or view.config.get("dtype") in ("int8", "float8"):
         raise Unsupported("quantized embeddings")
-    role = "embeddings" if "embeddings" in view.weights else "embeddings_1"
-    matrix = view.weight(role)               # (input_dim, output_dim)
+    matrix = view.weight("embeddings")       # (input_dim, output_dim)
     return Node("embedding", {"input_dim": int(matrix.shape[0]), "output_dim": int(matrix.shape[1]),
                               "mask_zero": bool(view.config.get("mask_zero", False))}, {"embeddings": matrix})
 
@@ -137,3 +136,9 @@ def repeat_vector(view):
     if len(view.input_shape) != 1:
         raise Unsupported("expects a vector (C,), found shape %r" % (view.input_shape,))
     return Node("repeat_vector", {"n": int(view.config["n"])})
+
+
+@register("UpSampling1D", ops=("upsample1d",))
+def upsampling1d(view):
+    sequence_input(view)
+    return Node("upsample1d", {"size": _single(view.config.get("size", 2), "size")})

@@ -1,6 +1,8 @@
 """Sequences (TF (N, L, C), Caffe (N, C, 1, L)): conv1d, max_pool1d, avg_pool1d, global_pool1d — each the
 2-D lowering of conv.py / pool.py with a 1xK window on the sequence held as a one-row image —, pad1d,
-crop1d, repeat_vector and embedding (Caffe Embed)."""
+crop1d, upsample1d, repeat_vector and embedding (Caffe Embed)."""
+import numpy as np
+
 from .. import layout
 from ..attrs import MAX_WINDOW
 from ..layout import IMAGE, SEQUENCE, VECTOR, Layout
@@ -211,3 +213,24 @@ def repeat_vector(node, ins, arrays, names, target):
                          {"reshape_param": {"shape": {"dim": [0, channels, 1, 1]}}}),
               CaffeLayer(names.layer, "Tile", [names.sub("column")], [names.top], {"tile_param": {"axis": 3, "tiles": n}})]
     return Lowering(layers, [TensorRef(names.top, [n, channels], Layout(SEQUENCE))])
+
+
+def _check_upsample(n, ins, arrays):
+    n.int("size", 1, MAX_WINDOW)
+
+
+@register("upsample1d", composition="Deconvolution (group = channels, ones kernel, stride = size)",
+          check=_check_upsample)
+def upsample1d(node, ins, arrays, names, target):
+    """Nearest upsampling along the sequence: each step repeated `size` times. A Deconvolution with a 1 x size
+    kernel of ones, stride size and one group per channel writes x * 1 into every cell of its window:
+    exact."""
+    src = ins[0]
+    if src.layout.kind != SEQUENCE:
+        raise Unsupported("expects a sequence input (L, C), found a %s tensor" % src.layout.kind)
+    length, channels = src.shape
+    size = node["attrs"]["size"]
+    layer = CaffeLayer(names.layer, "Deconvolution", [src.blob], [names.top], {"convolution_param": {
+        "num_output": channels, "group": channels, "kernel_h": 1, "kernel_w": size, "stride_h": 1, "stride_w": size,
+        "bias_term": False}}, [np.ones((channels, 1, 1, size), dtype=np.float32)])
+    return Lowering([layer], [TensorRef(names.top, [length * size, channels], Layout(SEQUENCE))])

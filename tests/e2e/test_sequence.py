@@ -29,7 +29,7 @@ def test_conv1d_settings(check):
 def test_pool1d_settings(check):
     """Pooling windows straddle the padding (SAME avg divides by real cells only); the conv in front
     gives values of both signs so a padded zero would win a max. Concatenate (time and channel axes) and
-    Add read pooled sequences; ZeroPadding1D, Cropping1D and RepeatVector shape them."""
+    Add read pooled sequences; ZeroPadding1D, Cropping1D, UpSampling1D and RepeatVector shape them."""
     inp = keras.Input((11, 3), name="sequence")
     x = layers.Conv1D(4, 1, name="conv")(inp)
     outs = [
@@ -49,6 +49,7 @@ def test_pool1d_settings(check):
     outs.append(layers.ZeroPadding1D(1, name="pad_symmetric")(x))
     outs.append(layers.Cropping1D((1, 3), name="crop")(x))
     outs.append(layers.RepeatVector(3, name="repeat")(outs[5]))                            # (4,) -> (3, 4)
+    outs.append(layers.UpSampling1D(3, name="upsample")(outs[0]))                          # (5, 4) -> (15, 4)
     check(keras.Model(inp, outs))
 
 
