@@ -144,12 +144,41 @@ def _graph_def_file(path, inputs, outputs):
     return LoadedGraph(graph_def, inputs, outputs, source)
 
 
-TRAINING_OP_HINTS = ("Apply", "Assign", "Save", "Restore", "Variable", "VarHandle", "NoOp", "MergeV2Checkpoints")
+def _is_training_op(node):
+    """Optimizer updates and gradients: a graph with these also computes a loss."""
+    return "Apply" in node.op or node.name.startswith("gradients/") or "/gradients/" in node.name
+
+
+def _checkpoint_outputs(graph_def, meta):
+    """The model's outputs of a TF1 graph without --outputs: its sinks that depend on a placeholder, past
+    the saver and the initializers. A graph that also trains cannot be guessed (the loss is a sink too)."""
+    from .clean import default_outputs
+    training = [n for n in graph_def.node if _is_training_op(n)]
+    consumers = {}
+    for n in graph_def.node:
+        for i in n.input:
+            consumers.setdefault(op_name(i), []).append(n.name)
+    fed = set()
+    stack = [n.name for n in graph_def.node if n.op == "Placeholder"]
+    while stack:
+        name = stack.pop()
+        if name not in fed:
+            fed.add(name)
+            stack += consumers.get(name, [])
+    sinks = [t for t in default_outputs(graph_def) if op_name(t) in fed and not op_name(t).startswith("save")
+             and op_name(t).split("/")[0] not in ("init", "gradients")]
+    if training or not sinks:
+        raise UsageError("%s: %s, so its outputs cannot be guessed; name them with --outputs (e.g. the logits "
+                         "or softmax op)%s" % (meta, "the graph also holds training ops (%d, e.g. %s)"
+                                               % (len(training), training[0].name) if training else
+                                               "the graph has no sink that depends on a placeholder",
+                                               "; graph sinks: " + ", ".join(op_name(t) for t in sinks[:8])
+                                               if sinks and not training else ""))
+    return sinks
 
 
 def _checkpoint(prefix, inputs, outputs):
     import tensorflow as tf
-    from .clean import default_outputs
     meta = prefix + ".meta"
     files = [meta] + sorted(p for p in (os.path.join(os.path.dirname(prefix) or ".", f)
                                         for f in os.listdir(os.path.dirname(prefix) or "."))
@@ -162,15 +191,7 @@ def _checkpoint(prefix, inputs, outputs):
             raise ModelLoadError("%s: TensorFlow could not import the graph (%s)" % (meta, _first_line(exc)))
         graph_def = graph.as_graph_def()
         if outputs is None:
-            outputs = default_outputs(graph_def)
-            training = sorted(set(n.op for n in graph_def.node
-                                  if any(h in n.op for h in TRAINING_OP_HINTS)))
-            if training:
-                raise UsageError("%s: the graph also holds training ops (%s), so its outputs cannot be "
-                                 "guessed; name them with --outputs (e.g. the logits or softmax op)%s"
-                                 % (meta, ", ".join(training[:6]),
-                                    "; graph sinks: " + ", ".join(op_name(t) for t in outputs[:8])
-                                    if outputs else ""))
+            outputs = _checkpoint_outputs(graph_def, meta)
         names = dict((n.name, n) for n in graph_def.node)
         for t in outputs:
             if op_name(t) not in names:

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 
-from .names import NameTable, op_name
+from .names import NameTable, clean_name, op_name
 
 _KEY_RE = re.compile(r"[^A-Za-z0-9_.:+\-/]")
 
@@ -59,8 +59,9 @@ def build_manifest(graph, lowered, values, loaded, model_name, versions, activat
     outputs = []
     for t in graph.outputs:
         tid = tid_of(t)
-        label = loaded.output_names.get(t)
-        outputs.append((names.unique(label) if label else tid, tid))
+        # the signature's output name, else the op the user asked for (an Identity resolves to its input)
+        label = loaded.output_names.get(t) or (op_name(t) if t.endswith(":0") else t)
+        outputs.append((tid if clean_name(label) == tid else names.unique(label), tid))
         if tid not in reference["outputs"]:
             reference["outputs"][tid] = _array_key("ref/out", tid, taken)
             arrays[reference["outputs"][tid]] = values[graph.resolve(t)].astype(np.float32)

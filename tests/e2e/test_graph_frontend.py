@@ -102,6 +102,29 @@ def test_vgg19_frozen_pb_needs_no_flags(vgg19, tmp_path):
     assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
 
 
+def test_inference_checkpoint_needs_no_flags(tmp_path):
+    """A checkpoint without training ops: its outputs are the sinks past the saver and the initializer."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
+        w = v1.get_variable("w", [3, 3, 3, 6], initializer=v1.random_normal_initializer(0.0, 0.4, seed=1))
+        b = v1.get_variable("b", [6], initializer=v1.random_normal_initializer(0.0, 0.2, seed=2))
+        h = tf.nn.conv2d(x, w, 1, "SAME") + b
+        h = tf.concat([tf.nn.selu(h), tf.nn.softsign(h), tf.exp(tf.tanh(h))], axis=3)
+        fc = v1.get_variable("fc", [8 * 8 * 18, 5], initializer=v1.random_normal_initializer(0.0, 0.05, seed=3))
+        tf.identity(tf.matmul(tf.reshape(h, [-1, 8 * 8 * 18]), fc), name="logits")
+        saver = v1.train.Saver()
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            prefix = saver.save(sess, str(tmp_path / "ckpt" / "small"))
+    bundle = str(tmp_path / "small.npz")
+    manifest = export(prefix + ".meta", bundle)
+    assert [(e["name"], e["tensor"]) for e in manifest["outputs"]] == [("logits", "MatMul")]  # an Identity
+    functions = set(n["attrs"].get("function") for n in manifest["nodes"])
+    assert {"selu", "softsign", "exponential", "tanh"} <= functions, functions
+    assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
+
+
 class _Module(tf.Module):
     """A tf.Module whose signature exercises the raw ops the Keras layers do not write."""
 
