@@ -1,5 +1,6 @@
 """Activations: Activation (every named Keras activation the importer lowers), ReLU (slope, max value,
-threshold), LeakyReLU, ELU, PReLU (any shared_axes), Softmax (any axes but the batch)."""
+threshold), LeakyReLU, ThresholdedReLU (Keras 2), ELU, PReLU (any shared_axes), Softmax (any axes but the
+batch)."""
 from ..registry import Node, Unsupported, register
 from .common import activation_attr
 
@@ -31,6 +32,13 @@ def relu(view):
 def leaky_relu(view):
     slope = view.config.get("negative_slope", view.config.get("alpha", 0.3))
     return Node("activation", {"function": "relu", "negative_slope": float(slope), "max_value": None})
+
+
+@register("ThresholdedReLU", ops=('activation',))
+def thresholded_relu(view):
+    """Keras 2 (tf_keras): x where x > theta, else 0."""
+    return Node("activation", {"function": "relu", "negative_slope": 0.0, "max_value": None,
+                               "threshold": float(view.config.get("theta", 1.0))})
 
 
 @register("ELU", ops=('activation',))

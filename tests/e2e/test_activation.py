@@ -4,9 +4,14 @@ by name (Activation), as layer classes (ReLU, LeakyReLU, ELU, PReLU, Softmax), f
 Dense, on images (channel axis = Caffe axis 1) and on vectors. Inputs are scaled so values straddle
 every threshold (0, +-3 for hard_sigmoid, 6 for relu6, the ReLU thresholds) and reach +-40 for
 softplus, whose Caffe form (BNLL) must not overflow."""
+import os
+
 import keras
 import numpy as np
+import pytest
 from keras import layers
+
+from conftest import assert_parity, import_bundle
 
 NAMED = ["relu", "relu6", "sigmoid", "tanh", "softmax", "linear", "elu", "selu", "softplus", "softsign", "silu",
          "swish", "hard_sigmoid", "hard_silu", "hard_swish", "gelu", "exponential", "leaky_relu", "mish",
@@ -140,3 +145,28 @@ def test_activation_chain(check):
     x = layers.Activation("tanh", name="tanh")(x)
     out = layers.Softmax(name="probs")(x)
     check(keras.Model(inp, out))
+
+
+def test_keras2_activations(tmp_path, monkeypatch):
+    """A model Keras 2 (tf_keras) loads: its hard_sigmoid is clip(0.2 x + 0.5, 0, 1), not Keras 3's
+    relu6(x + 3) / 6, and it has ThresholdedReLU; values straddle +-2.5 and the threshold."""
+    tf_keras = pytest.importorskip("tf_keras")
+    from export_tf.exporter import export
+    L = tf_keras.layers
+    inp = tf_keras.Input((4, 4, 3), name="image")
+    x = L.Conv2D(4, 3, padding="same", name="conv")(inp)
+    x = L.Rescaling(4.0, name="spread")(x)
+    outs = [L.Activation("hard_sigmoid", name="hard_sigmoid")(x), L.ThresholdedReLU(theta=0.7, name="thresholded")(x),
+            L.Activation("swish", name="swish")(x), L.Activation("gelu", name="gelu")(x), L.ELU(alpha=0.6, name="elu")(x)]
+    path = os.path.join(str(tmp_path), "legacy.h5")
+    tf_keras.Model(inp, outs).save(path)
+
+    def refuse(*args, **kwargs):
+        raise ValueError("Keras 3 cannot read this file")
+    monkeypatch.setattr(keras.models, "load_model", refuse)
+    bundle = os.path.join(str(tmp_path), "legacy.npz")
+    manifest = export(path, bundle)
+    assert manifest["source"]["format"] == "h5-keras2"
+    hard = [n for n in manifest["nodes"] if n["name"] == "hard_sigmoid"][0]
+    assert hard["attrs"]["slope"] == 0.2
+    assert_parity(import_bundle(bundle, os.path.join(str(tmp_path), "caffe")))
