@@ -42,7 +42,8 @@ def test_make_export_and_import_with_relative_paths(tmp_path):
                 "OUT=converted"], cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "parity: OK" in proc.stdout
-    assert sorted(os.listdir(str(tmp_path / "converted"))) == ["report.json", "tiny.caffemodel", "tiny.prototxt"]
+    assert sorted(os.listdir(str(tmp_path / "converted"))) == ["report.html", "report.json", "tiny.caffemodel",
+                                                                   "tiny.prototxt"]
     proc = run(["make", "-s", "-f", os.path.join(ROOT, "Makefile"), "inspect", "BUNDLE=tiny.npz"],
                cwd=str(tmp_path))
     assert proc.returncode == 0 and "model:      tiny" in proc.stdout
@@ -121,7 +122,7 @@ def test_parity_failure_has_its_own_status_and_writes_no_model(tmp_path, good_bu
     result = import_bundle(bad, out)
     assert result.returncode == 3, result.stderr
     assert "parity check failed" in one_line_error(result)
-    assert os.listdir(out) == ["report.json"]
+    assert sorted(os.listdir(out)) == ["report.html", "report.json"]
     assert result.report["summary"]["status"] == "inaccurate"
     assert result.report["summary"]["first_divergence"] == "y"
 

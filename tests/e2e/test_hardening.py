@@ -325,7 +325,7 @@ def test_paths_with_spaces_quotes_and_hashes(tmp_path, good):
     shutil.copyfile(good["npz"], bundle)
     result = import_bundle(bundle, str(tmp_path / 'caffe out "#2" *'))
     assert_parity(result)
-    assert sorted(os.listdir(result.out)) == ["report.json", "tiny.caffemodel", "tiny.prototxt"]
+    assert sorted(os.listdir(result.out)) == ["report.html", "report.json", "tiny.caffemodel", "tiny.prototxt"]
 
 
 # ----------------------------------------------------------------------------- interrupted runs
@@ -376,7 +376,7 @@ def kill_when(proc, out, ready, timeout=600):
     raise AssertionError("no staging folder appeared")
 
 
-FINAL = (".prototxt", ".caffemodel", ".caffemodel.h5", "report.json")
+FINAL = (".prototxt", ".caffemodel", ".caffemodel.h5", "report.html", "report.json")
 
 
 def final_files(out):
@@ -405,7 +405,7 @@ def test_a_killed_rerun_keeps_the_previous_conversion(tmp_path, big_bundle):
     first = import_bundle(big_bundle, out)
     assert_parity(first)
     before = dict((n, open(os.path.join(out, n), "rb").read()) for n in final_files(out))
-    assert len(before) == 3 and all(n.endswith(FINAL) for n in before), sorted(before)
+    assert len(before) == 4 and all(n.endswith(FINAL) for n in before), sorted(before)
     held = kill_when(start_import(big_bundle, out), out, once_the_weights_are_staged)
     assert any(n.endswith(".caffemodel") for n in held)
     after = dict((n, open(os.path.join(out, n), "rb").read()) for n in final_files(out))
