@@ -17,7 +17,7 @@ BUILD := $(ROOT)/build
 readme-table: tf-env
 	@cd $(ROOT) && PYTHONPATH=$(ROOT) $(TF_PYTHON) -m export_tf.support_table --write
 
-.PHONY: readme-table setup tf-env caffe-env export import inspect test test-unit-caffe demo clean-env help
+.PHONY: readme-table setup tf-env caffe-env export import inspect test test-unit-caffe demo clean-env help bench
 help:
 	@sed -n '2,7p' $(ROOT)/Makefile | sed 's/^# //'
 
@@ -66,6 +66,10 @@ demo: setup
 test-unit-caffe: caffe-env
 	@echo "== unit tests under the Caffe environment's Python" >&2
 	@cd $(ROOT) && $(CAFFE_RUN) python3 -m pytest -q -p no:cacheprovider tests/unit tests/caffe_env
+
+# A benchmark, not a test: time and peak memory of export and import against the frameworks' own I/O.
+bench: setup
+	@cd $(ROOT) && $(TF_PYTHON) $(ROOT)/bench/run.py $(BENCH_ARGS)
 
 test: setup test-unit-caffe
 	@echo "== unit and end-to-end tests under the TF environment's Python" >&2

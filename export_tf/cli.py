@@ -65,7 +65,11 @@ def main(argv=None):
         out_dir = os.path.dirname(os.path.abspath(args.output))
         if not os.path.isdir(out_dir):
             raise UsageError("%s: the folder %s does not exist" % (args.output, out_dir))
+        if not os.path.exists(args.model):      # answered before TensorFlow is imported (seconds)
+            raise UsageError("%s: no such file" % args.model)
         provided = _load_reference(args.reference_inputs) if args.reference_inputs else None
+        from shared import progress
+        progress.configure("export_tf: ", quiet=args.quiet)
         from .exporter import export
         from .graphdef.names import parse_inputs, parse_outputs
         log = (lambda msg: None) if args.quiet else (lambda msg: print("export_tf: " + msg, file=sys.stderr))

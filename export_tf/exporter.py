@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 
+from shared import progress
 from shared.bundle import read_bundle, write_bundle
 from shared.errors import UnsupportedError, UsageError
 from shared.unsupported import format_unsupported
@@ -140,14 +141,20 @@ def export(model_path, bundle_path, batch=2, seed=0, input_shape=None, reference
     log("loading %s" % model_path)
     from .plugins import activate, custom_objects
     activate(plugins)
-    model, source = load_model(model_path, custom_objects())
+    with progress.phase("loading the model"):
+        model, source = load_model(model_path, custom_objects())
     graph = flatten_model(model)
     inputs = make_inputs(graph, batch, seed, input_shape, reference_inputs)
     log("running %d layers in TensorFlow on %d reference input(s)" % (len(graph.nodes),
                                                                       next(iter(inputs.values())).shape[0]))
-    values = evaluate(graph, inputs)
-    check_against_model(model, graph, inputs, values)
-    manifest, arrays = build_manifest(model, graph, source, inputs, values, activations)
+    with progress.phase("running every layer in TensorFlow"):
+        values = evaluate(graph, inputs)
+    with progress.phase("checking the layers against the whole model"):
+        check_against_model(model, graph, inputs, values)
+    with progress.phase("lowering the layers"):
+        manifest, arrays = build_manifest(model, graph, source, inputs, values, activations)
     log("writing %s" % bundle_path)
     write_bundle(bundle_path, manifest, arrays)
-    return read_bundle(bundle_path).manifest    # the exporter checks what it wrote
+    # write_bundle verified every byte it wrote before renaming the file into place; this reads the
+    # final file's manifest back through the reader's validation
+    return read_bundle(bundle_path, arrays=False).manifest

@@ -1,60 +1,78 @@
 """The one place pycaffe runs: in a forked child, so a Caffe fatal CHECK (which aborts the whole
 process) becomes a clear error instead of killing the user's process.
 
-The child loads the generated prototxt, fills net.params from the plan, saves the weights, then
-loads prototxt + saved weights afresh (verifying the files actually written), runs the reference
-inputs and writes the requested blobs to an .npz the parent reads back (allow_pickle=False).
+The weights are written from the plan's arrays by netbuild (in Caffe's binary or HDF5 format); the
+child then loads the generated prototxt + those files afresh, exactly as a user's Caffe will (Caffe
+checks every layer's blob count and shapes as it loads them), runs the reference inputs and writes
+the requested blobs to an .npz the parent reads back (allow_pickle=False).
 """
 import os
+import re
 
 import numpy as np
 
-from shared import forked
+from shared import forked, progress
 from shared.errors import ConversionError
 
-HDF5_THRESHOLD_BYTES = 1900 << 20   # protobuf caps a message at 2 GB: larger nets use Caffe's HDF5 weights
+from . import netbuild
+
+# Caffe reads a binary NetParameter of at most 2 GB (protobuf's limit): larger weights go to Caffe's
+# HDF5 format. TF2CAFFE_HDF5_THRESHOLD (bytes) lowers the switch, so a small model can take that path.
+HDF5_THRESHOLD_BYTES = 1900 << 20
 
 
-def _child(plan, prototxt_path, weights_path, inputs, wanted, result_path):
+def hdf5_threshold():
+    text = os.environ.get("TF2CAFFE_HDF5_THRESHOLD")
+    if text:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    return HDF5_THRESHOLD_BYTES
+
+
+def write_weights(plan, weights_path):
+    """Write plan's weights to weights_path: Caffe's HDF5 format for a .h5 name, else binary protobuf."""
+    with progress.phase("writing the weights", netbuild.weight_bytes(plan), "B") as p:
+        try:
+            if weights_path.endswith(".h5"):
+                netbuild.write_caffemodel_h5(plan, weights_path, p)
+            else:
+                netbuild.write_caffemodel(plan, weights_path, p)
+        except OSError as exc:
+            raise ConversionError("could not write the weights %s (%s)" % (weights_path, exc.strerror or exc))
+
+
+def _child(prototxt_path, weights_path, inputs, wanted, result_path):
     import caffe
     caffe.set_mode_cpu()
-    net = caffe.Net(prototxt_path, caffe.TEST)
-    for layer in plan.layers:
-        if not layer.blobs:
-            continue
-        params = net.params[layer.name]
-        if len(params) != len(layer.blobs):
-            raise ValueError("Caffe layer %r has %d parameter blobs, the plan has %d"
-                             % (layer.name, len(params), len(layer.blobs)))
-        for i, blob in enumerate(layer.blobs):
-            if tuple(params[i].data.shape) != tuple(blob.shape):
-                raise ValueError("Caffe layer %r blob %d has shape %r, the converted array has %r"
-                                 % (layer.name, i, tuple(params[i].data.shape), tuple(blob.shape)))
-            params[i].data[...] = blob
-    if weights_path.endswith(".h5"):
-        net.save_hdf5(weights_path)
-    else:
-        net.save(weights_path)
-    del net
-    net = caffe.Net(prototxt_path, caffe.TEST, weights=weights_path)
+    with progress.phase("loading the net and its weights in Caffe"):
+        net = caffe.Net(prototxt_path, caffe.TEST, weights=weights_path)
     results = {}
     if inputs:
-        for name, value in inputs.items():
-            net.blobs[name].reshape(*value.shape)
-        net.reshape()
-        for name, value in inputs.items():
-            net.blobs[name].data[...] = value
-        net.forward()
+        with progress.phase("running the reference inputs in Caffe"):
+            for name, value in inputs.items():
+                net.blobs[name].reshape(*value.shape)
+            net.reshape()
+            for name, value in inputs.items():
+                net.blobs[name].data[...] = value
+            net.forward()
         for i, blob in enumerate(wanted):
-            results["b%d" % i] = np.array(net.blobs[blob].data, dtype=np.float32, copy=True)
+            results["b%d" % i] = net.blobs[blob].data
     np.savez(result_path, **results)
 
 
-def run(plan, prototxt_path, weights_path, inputs, wanted, workdir):
-    """Fill and save the net, run `inputs` (name -> NCHW array); return {blob: array} for `wanted`."""
+def run(plan, prototxt_path, weights_path, inputs, wanted, workdir, release_blobs=False):
+    """Write the plan's weights, load prototxt + weights in Caffe, run `inputs` (name -> NCHW array);
+    return {blob: array} for `wanted`. release_blobs=True empties the plan's blob lists once written,
+    so the Caffe child does not run beside a second copy of the weights."""
+    write_weights(plan, weights_path)
+    if release_blobs:
+        for layer in plan.layers:
+            layer.blobs = []
     result_path = os.path.join(workdir, "caffe-blobs.npz")
     log_path = os.path.join(workdir, "caffe-log.txt")
-    result = forked.run_forked(lambda: _child(plan, prototxt_path, weights_path, inputs, wanted, result_path),
+    result = forked.run_forked(lambda: _child(prototxt_path, weights_path, inputs, wanted, result_path),
                                stderr_path=log_path)   # Caffe's own log says why it aborted
     if result.signal is not None:
         raise ConversionError("Caffe aborted (signal %d) while loading or running the generated net: %s"
@@ -74,7 +92,10 @@ def _check_line(log_path):
             lines = f.read().splitlines()
     except OSError:
         return "no Caffe log"
-    for line in lines:
-        if "Check failed" in line or "F0" in line[:3]:
+    for line in lines:      # glog's fatal line: "F<mmdd> <time> <thread> <file:line>] <message>"
+        if "Check failed" in line or _FATAL.match(line):
             return line.strip()
     return lines[-1].strip() if lines else "no Caffe log"
+
+
+_FATAL = re.compile(r"F\d{4} ")

@@ -58,6 +58,8 @@ def main(argv=None):
             return 0
         if not args.output:
             raise UsageError("give the output folder with -o OUT")
+        from shared import progress
+        progress.configure("import_caffe: ", quiet=args.quiet)
         from . import report as report_text
         from .convert import convert
         if args.map and not args.prototxt:

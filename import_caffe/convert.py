@@ -9,6 +9,7 @@ import re
 import shutil
 import tempfile
 
+from shared import progress
 from shared.bundle import read_bundle
 from shared.errors import ParityError, UsageError
 
@@ -151,15 +152,22 @@ def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="aut
     manifest = bundle.manifest
     target = detect_target(target)
     log("target %s" % target.describe())
-    plan = plan_net(manifest, bundle.node_arrays, target, where=bundle_path)
-    text = netbuild.prototxt(plan)
+    with progress.phase("planning the Caffe net"):   # each weight array is released once lowered
+        plan = plan_net(manifest, bundle.take_node_arrays, target, where=bundle_path)
     os.makedirs(out_dir, exist_ok=True)
     stem = file_stem(manifest["model_name"])
-    weight_bytes = sum(b.nbytes for l in plan.layers for b in l.blobs)
-    weights_name = stem + (".caffemodel.h5" if weight_bytes > caffe_stage.HDF5_THRESHOLD_BYTES else ".caffemodel")
-    if weights_name.endswith(".h5"):
-        log("weights are %.1f GB, over protobuf's 2 GB limit: writing Caffe's HDF5 weight format"
-            % (weight_bytes / 1e9))
+    weight_bytes = netbuild.weight_bytes(plan)
+    hdf5 = weight_bytes > caffe_stage.hdf5_threshold()
+    weights_name = stem + (".caffemodel.h5" if hdf5 else ".caffemodel")
+    if hdf5:
+        log("weights are %.2f GB, over %s: writing them in Caffe's HDF5 format (%s), which Caffe reads "
+            "like a .caffemodel" % (weight_bytes / 1e9, "protobuf's 2 GB limit" if weight_bytes >
+                                    caffe_stage.HDF5_THRESHOLD_BYTES else "TF2CAFFE_HDF5_THRESHOLD", weights_name))
+        renamed = netbuild.hdf5_names(plan)
+        if renamed:
+            log("in the HDF5 format a layer name cannot hold '/': %d helper layer(s) use '.' instead"
+                % len(renamed))
+    text = netbuild.prototxt(plan)
     staging = tempfile.mkdtemp(prefix=".tf2caffe-", dir=out_dir)
     try:
         proto_path = os.path.join(staging, stem + ".prototxt")
@@ -179,10 +187,11 @@ def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="aut
             preacts[node_name] = bundle.arrays[key]
         nodes = dict((n["name"], n) for n in manifest["nodes"])
         wanted = sorted(set(plan.refs[t].blob for t in ref_values) | set(_preact_blob(nodes[n]) for n in preacts))
-        log("building the Caffe net (%d layers), filling and saving its weights, running %d reference input(s)"
-            % (len(plan.layers), ref["batch"]))
-        blobs = caffe_stage.run(plan, proto_path, weights_path, inputs, wanted, staging)
-        rows = _rows(manifest, plan, ref_values, blobs, preacts)
+        log("writing the weights (%.0f MB), loading the Caffe net (%d layers) from its files, running %d "
+            "reference input(s)" % (weight_bytes / 1e6, len(plan.layers), ref["batch"]))
+        blobs = caffe_stage.run(plan, proto_path, weights_path, inputs, wanted, staging, release_blobs=True)
+        with progress.phase("comparing every layer with TF"):
+            rows = _rows(manifest, plan, ref_values, blobs, preacts)
         accuracy = _accuracy(manifest, plan, ref_values, blobs, labels) if labels is not None else None
         output_rows = [r for r in rows if r["output"]]
         summary = verify.summarize(rows, output_rows)

@@ -20,20 +20,146 @@ def _fill(message, values):
             setattr(message, key, value)
 
 
+def _layer_message(msg, layer):
+    msg.name = layer.name
+    msg.type = layer.type
+    msg.bottom.extend(layer.bottoms)
+    msg.top.extend(layer.tops)
+    _fill(msg, layer.params)
+    return msg
+
+
 def net_parameter(plan):
     from caffe.proto import caffe_pb2
     net = caffe_pb2.NetParameter()
     net.name = plan.name
     for layer in plan.layers:
-        msg = net.layer.add()
-        msg.name = layer.name
-        msg.type = layer.type
-        msg.bottom.extend(layer.bottoms)
-        msg.top.extend(layer.tops)
-        _fill(msg, layer.params)
+        _layer_message(net.layer.add(), layer)
     return net
 
 
 def prototxt(plan):
     from google.protobuf import text_format
     return text_format.MessageToString(net_parameter(plan))
+
+
+# ----------------------------------------------------------------------------------------- weights
+# The weights are written straight from the plan's arrays: no copy into net.params, no second copy in
+# a NetParameter built by Net::ToProto. What is written is exactly what Caffe's own writers produce and
+# read (net.save: a binary NetParameter whose layers carry their blobs; net.save_hdf5: /data/<layer>/<i>),
+# and it is verified the way Caffe uses it: the Caffe stage loads prototxt + these files afresh, where
+# Caffe checks every blob's count and shape, and every layer's output is compared with TF's.
+
+HDF5_SEPARATOR = "."
+
+
+def _varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _key(field_number, wire_type=2):
+    return _varint((field_number << 3) | wire_type)
+
+
+def _numbers():
+    from caffe.proto import caffe_pb2
+    f = lambda message, name: message.DESCRIPTOR.fields_by_name[name].number  # noqa: E731
+    return {"net.name": f(caffe_pb2.NetParameter, "name"), "net.layer": f(caffe_pb2.NetParameter, "layer"),
+            "layer.blobs": f(caffe_pb2.LayerParameter, "blobs"), "blob.shape": f(caffe_pb2.BlobProto, "shape"),
+            "blob.data": f(caffe_pb2.BlobProto, "data"), "shape.dim": f(caffe_pb2.BlobShape, "dim")}
+
+
+def _blob_header(numbers, shape, nbytes):
+    """BlobProto up to its packed float data: shape { dim: packed } and the data field's key and length."""
+    dims = b"".join(_varint(int(d)) for d in shape)
+    shape_msg = (_key(numbers["shape.dim"]) + _varint(len(dims)) + dims) if dims else b""
+    head = _key(numbers["blob.shape"]) + _varint(len(shape_msg)) + shape_msg
+    if nbytes:
+        head += _key(numbers["blob.data"]) + _varint(nbytes)
+    return head
+
+
+def _as_f32(blob):
+    import numpy as np
+    return np.ascontiguousarray(blob, dtype="<f4")
+
+
+def weight_bytes(plan):
+    return sum(4 * int(b.size) for layer in plan.layers for b in layer.blobs)
+
+
+def write_caffemodel(plan, path, progress=None):
+    """Write plan's weights as a binary NetParameter (.caffemodel), as net.save() would: each layer with
+    its definition (TEST phase) and its blobs, streamed from the arrays without copying them."""
+    from caffe.proto import caffe_pb2
+    numbers = _numbers()
+    with open(path, "wb") as f:
+        name = (getattr(plan, "name", None) or "").encode("utf-8")
+        if name:
+            f.write(_key(numbers["net.name"]) + _varint(len(name)) + name)
+        for layer in plan.layers:
+            message = _layer_message(caffe_pb2.LayerParameter(), layer)
+            message.phase = caffe_pb2.TEST
+            head = message.SerializeToString()
+            blobs = [_as_f32(b) for b in layer.blobs]
+            parts = [_blob_header(numbers, b.shape, b.nbytes) for b in blobs]
+            sizes = [len(p) + b.nbytes for p, b in zip(parts, blobs)]
+            body = len(head) + sum(len(_key(numbers["layer.blobs"])) + len(_varint(s)) + s for s in sizes)
+            f.write(_key(numbers["net.layer"]) + _varint(body) + head)
+            for part, blob, size in zip(parts, blobs, sizes):
+                f.write(_key(numbers["layer.blobs"]) + _varint(size) + part)
+                if blob.nbytes:
+                    f.write(memoryview(blob).cast("B"))
+                if progress is not None:
+                    progress.advance(blob.nbytes)
+
+
+def hdf5_names(plan):
+    """Caffe's HDF5 weights hold each layer as the group /data/<layer name>, and Caffe finds a layer by
+    the top-level names of /data: a '/' in a layer name would nest a group where Caffe never looks (and
+    net.save_hdf5 would nest it inside another layer's group, which then has too many blobs). For that
+    format, '/' in layer names becomes '.' (blob names are unchanged). Renames plan's layers in place and
+    returns {old: new}; refuses a rename that would make two layers share a name."""
+    from shared.errors import ConversionError
+    renamed = {}
+    names = set(layer.name for layer in plan.layers)
+    for layer in plan.layers:
+        if "/" in layer.name:
+            new = layer.name.replace("/", HDF5_SEPARATOR)
+            if new in names:
+                raise ConversionError("the HDF5 weight format cannot name layer %r (it would become %r, which "
+                                      "another layer is called)" % (layer.name, new))
+            names.add(new)
+            renamed[layer.name] = new
+            layer.name = new
+    node_layers = getattr(plan, "node_layers", None)
+    if renamed and node_layers:
+        for node, layers in node_layers.items():
+            node_layers[node] = [renamed.get(n, n) for n in layers]
+    return renamed
+
+
+def write_caffemodel_h5(plan, path, progress=None):
+    """Write plan's weights in Caffe's HDF5 format (.caffemodel.h5), as net.save_hdf5() would: a group
+    /data/<layer> per layer (hdf5_names first) holding datasets '0', '1', ... (no /diff, as without
+    write_diff)."""
+    import h5py
+    with h5py.File(path, "w") as f:
+        data = f.create_group("data")
+        for layer in plan.layers:
+            if "/" in layer.name:
+                raise ValueError("layer name %r: run netbuild.hdf5_names(plan) first" % layer.name)
+            group = data.create_group(layer.name)
+            for i, blob in enumerate(layer.blobs):
+                blob = _as_f32(blob)
+                group.create_dataset(str(i), data=blob)
+                if progress is not None:
+                    progress.advance(blob.nbytes)

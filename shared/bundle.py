@@ -22,7 +22,7 @@ import zipfile
 
 import numpy as np
 
-from . import forked
+from . import forked, progress
 from .errors import BundleError
 from .schema import FORMAT_NAME, FORMAT_VERSION, validate_manifest
 
@@ -40,9 +40,25 @@ class Bundle(object):
         self.path = path
         self.manifest = manifest
         self.arrays = arrays
+        self._uses = None
 
     def node_arrays(self, node):
         return dict((role, self.arrays[key]) for role, key in node["arrays"].items())
+
+    def take_node_arrays(self, node):
+        """node_arrays(node), and the bundle lets go of each array no later node uses: a planner that
+        lowers node by node then holds one copy of the weights (the lowered one), not two."""
+        if self._uses is None:
+            self._uses = {}
+            for n in self.manifest["nodes"]:
+                for key in n["arrays"].values():
+                    self._uses[key] = self._uses.get(key, 0) + 1
+        out = self.node_arrays(node)
+        for key in node["arrays"].values():
+            self._uses[key] -= 1
+            if self._uses[key] <= 0:
+                del self.arrays[key]
+        return out
 
     def reference(self, part):
         ref = self.manifest["reference"][part]
@@ -71,10 +87,12 @@ def write_bundle(path, manifest, arrays):
     kind = container_of(path)
     prepared = {}
     table = {}
-    for key, value in arrays.items():
-        arr = np.asarray(value, dtype=_F32, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
-        prepared[key] = arr
-        table[key] = {"shape": list(arr.shape), "dtype": "float32", "sha256": sha256_of(arr)}
+    with progress.phase("checksumming the arrays") as shown:
+        for key, value in arrays.items():
+            arr = np.asarray(value, dtype=_F32, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
+            prepared[key] = arr
+            table[key] = {"shape": list(arr.shape), "dtype": "float32", "sha256": sha256_of(arr)}
+            shown.advance(arr.nbytes)
     manifest = dict(manifest)
     manifest["format"] = FORMAT_NAME
     manifest["format_version"] = FORMAT_VERSION
@@ -93,10 +111,15 @@ def write_bundle(path, manifest, arrays):
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".partial", dir=folder)
     os.close(fd)
     try:
-        if kind == "npz":
-            _write_npz(tmp, text, prepared)
-        else:
-            _write_h5(tmp, text, prepared)
+        with progress.phase("writing %s" % os.path.basename(path), sum(a.nbytes for a in prepared.values()),
+                            "B") as shown:
+            if kind == "npz":
+                _write_npz(tmp, text, prepared, shown)
+            else:
+                _write_h5(tmp, text, prepared, shown)
+        with progress.phase("verifying %s" % os.path.basename(path), sum(a.nbytes for a in prepared.values()),
+                            "B") as shown:
+            _verify_written(tmp, kind, table, prepared, shown)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -106,21 +129,58 @@ def write_bundle(path, manifest, arrays):
     return manifest
 
 
-def _write_npz(tmp, text, arrays):
+def _verify_written(tmp, kind, table, arrays, shown):
+    """The file just written reads back as a valid bundle declaring exactly `table`, and each of its arrays
+    holds exactly the bytes of the array whose sha256 `table` records. An .npz is compared in chunks with
+    the arrays still in memory (the same proof as re-hashing it, without a second copy of the weights or a
+    second hashing pass; zipfile checks each member's CRC-32 too); an .h5 is read back and re-hashed."""
+    if kind != "npz":
+        manifest, loaded = _read(tmp, _H5Reader, True)
+        shown.advance(sum(a.nbytes for a in loaded.values()))
+    else:
+        with _NpzReader(tmp) as src:
+            manifest = _parse_manifest(tmp, src.manifest_bytes())
+            extra = sorted(set(src.members()) - set(manifest["arrays"]))
+            if extra:
+                raise BundleError("%s: wrote an undeclared member %r" % (tmp, extra[0]))
+            for key, spec in manifest["arrays"].items():
+                f, nbytes = src.open_array(key, spec)
+                with f:
+                    expected = arrays[key].reshape(-1).view(np.uint8)
+                    done = 0
+                    while done < nbytes:
+                        chunk = f.read(min(_CHUNK, nbytes - done))
+                        if not chunk or expected[done:done + len(chunk)].tobytes() != chunk:
+                            raise BundleError("%s: array %r reads back differently from what was written"
+                                              % (tmp, key))
+                        done += len(chunk)
+                    if f.read(1):
+                        raise BundleError("%s: array %r has trailing bytes" % (tmp, key))
+                shown.advance(nbytes)
+    if manifest["arrays"] != table:
+        raise BundleError("%s: the manifest reads back differently from what was written" % tmp)
+
+
+_CHUNK = 4 << 20
+
+
+def _write_npz(tmp, text, arrays, shown):
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         zf.writestr(MANIFEST_MEMBER, text)
         for key, arr in arrays.items():
             with zf.open(key + ".npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, arr, allow_pickle=False)
+            shown.advance(arr.nbytes)
 
 
-def _write_h5(tmp, text, arrays):
+def _write_h5(tmp, text, arrays, shown):
     import h5py
     with h5py.File(tmp, "w") as f:
         f.create_dataset(MANIFEST_MEMBER, data=np.frombuffer(text, dtype=np.uint8))
         group = f.create_group("arrays")
         for key, arr in arrays.items():
             group.create_dataset(key, data=arr)
+            shown.advance(arr.nbytes)
 
 
 # ----------------------------------------------------------------------------------------- reading
@@ -161,8 +221,11 @@ def _read(path, reader, arrays):
                 raise BundleError("%s: contains %d undeclared member(s), first %r; refusing the bundle"
                                   % (path, len(extra), extra[0]))
             if arrays:
-                for key, spec in declared.items():
-                    loaded[key] = _checked(path, key, spec, src.read(key, spec))
+                total = sum(4 * int(np.prod(spec["shape"], dtype=np.int64)) for spec in declared.values())
+                with progress.phase("reading and checking %s" % os.path.basename(path), total, "B") as shown:
+                    for key, spec in declared.items():
+                        loaded[key] = _checked(path, key, spec, src.read(key, spec))
+                        shown.advance(loaded[key].nbytes)
     except BundleError:
         raise
     except Exception as exc:  # zipfile/h5py/numpy failures on corrupt input
@@ -278,10 +341,21 @@ class _NpzReader(object):
         return self.zf.read(info)
 
     def read(self, key, spec):
+        f, nbytes = self.open_array(key, spec)
+        with f:
+            data = f.read(nbytes)
+            if len(data) != nbytes:
+                raise BundleError("%s: array %r is truncated" % (self.path, key))
+        return np.frombuffer(data, dtype=_F32).reshape(spec["shape"])
+
+    def open_array(self, key, spec):
+        """The member of array `key`, positioned at its data after its header was checked against spec;
+        returns (open member, data size in bytes)."""
         info = self.names.get(key + ".npy")
         if info is None:
             raise BundleError("%s: array %r is declared in the manifest but missing" % (self.path, key))
-        with self.zf.open(info) as f:
+        f = self.zf.open(info)
+        try:
             version = np.lib.format.read_magic(f)
             if version == (1, 0):
                 shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
@@ -298,10 +372,10 @@ class _NpzReader(object):
                 raise BundleError("%s: array %r has shape %r, the manifest declares %r"
                                   % (self.path, key, list(shape), spec["shape"]))
             nbytes = int(np.prod(shape, dtype=np.int64)) * 4
-            data = f.read(nbytes)
-            if len(data) != nbytes:
-                raise BundleError("%s: array %r is truncated" % (self.path, key))
-        return np.frombuffer(data, dtype=_F32).reshape(shape)
+        except BaseException:
+            f.close()
+            raise
+        return f, nbytes
 
 
 class _H5Reader(object):
