@@ -22,8 +22,8 @@ FLT_MAX = 3.4028234663852886e38
 # erfc(z) = t * exp(-z^2 + c0 + c1 t + ... + c9 t^9), t = 1 / (1 + z / 2).
 ERFC_COEFFS = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398,
                1.48851587, -0.82215223, 0.17087277)
-GELU_ERF = ("gelu (erf form): stock Caffe has no erf; gelu(x) = relu(x) - |x| erfc(|x|/sqrt(2)) / 2 with "
-            "Numerical Recipes' erfc (fractional error < 1.2e-7) from AbsVal, Power, Exp, Eltwise")
+GELU_ERF = ("gelu's erf form (stock Caffe has no erf) as relu(x) - |x| erfc(|x|/sqrt(2)) / 2 with Numerical "
+            "Recipes' erfc (fractional error < 1.2e-7)")
 
 
 class _Net(object):
@@ -216,9 +216,7 @@ def approximations(node):
 
 
 def _note(attrs, target):
-    fn = attrs["function"]
-    if fn == "gelu" and not attrs.get("approximate"):
-        return GELU_ERF
+    fn = attrs["function"]    # (gelu's erf form is listed with the approximations, not here)
     clips = fn in ("relu6", "clip", "hard_sigmoid", "hard_silu") or (fn == "relu" and attrs.get("max_value") is not None)
     if clips and not target.has_clip:
         return "clipped exactly with ReLU / Power / Eltwise MAX (target %s has no Clip)" % target.name
