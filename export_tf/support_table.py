@@ -62,8 +62,11 @@ def main(argv=None):
     if "--write" in argv:
         with open(README) as f:
             text = f.read()
-        with open(README, "w") as f:
-            f.write(render_readme(text))
+        new = render_readme(text)       # built in full before README.md is touched
+        tmp = README + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(new)
+        os.replace(tmp, README)
         return 0
     print(section())
     return 0
