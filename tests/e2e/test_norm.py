@@ -100,5 +100,7 @@ def test_normalization_preprocessing(check):
         whole(vector),
         explicit(sequence),
         invert(sequence),
+        # variances whose square root is below Keras's epsilon (1e-7): the divisor is epsilon itself
+        layers.Normalization(mean=[0.5, -1.0], variance=[0.0, 1e-16], name="norm_tiny_variance")(sequence),
     ]
     check(keras.Model([image, vector, sequence], outs))

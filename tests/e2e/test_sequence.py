@@ -108,3 +108,17 @@ def test_embedding_mask_zero_used_downstream_is_refused(tmp_path):
     assert proc.returncode == 4, proc.stderr
     assert "mask_zero" in proc.stderr and "(first: embed)" in proc.stderr and "Traceback" not in proc.stderr
     assert not os.path.exists(str(tmp_path / "bundle.npz"))
+
+
+@pytest.mark.parametrize("values", [[[0, 3, 7]], [[0, 1.5, 2]], [[-1, 0, 2]]], ids=["too_large", "fraction", "negative"])
+def test_reference_indices_outside_the_vocabulary_are_refused(tmp_path, values):
+    """User-given reference inputs for an integer input must be valid indices (TF refuses others, Caffe's
+    Embed would read outside its weights)."""
+    from export_tf.exporter import export
+    from shared.errors import UsageError
+    inp = keras.Input((3,), dtype="int32", name="tokens")
+    out = layers.Embedding(7, 2, name="embed")(inp)
+    path = str(tmp_path / "m.keras")
+    keras.Model(inp, out).save(path)
+    with pytest.raises(UsageError, match=r"integer indices in \[0, 7\)"):
+        export(path, str(tmp_path / "b.npz"), reference_inputs={"tokens": np.array(values, dtype=np.float32)})
