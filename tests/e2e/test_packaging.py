@@ -41,7 +41,8 @@ def installed(tmp_path_factory):
         else:
             shutil.copy(path, str(src / name))
     source_packages = _packages(src)
-    # build the wheel with this environment's setuptools + wheel (offline), as `pip install .` would
+    # build the wheel with this environment's setuptools + wheel (offline), as `pip install .` would; the
+    # TF environment has both (pinned tensorflow-cpu requires setuptools, its astunparse requires wheel)
     dist = tmp / "dist"
     proc = _run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-index",
                  "--no-deps", "--no-build-isolation", "-w", str(dist), str(src)], cwd=str(tmp))
