@@ -75,14 +75,14 @@ class NodeCheck(object):
 
     def activation(self, value, field):
         """An activation: {"function": str, "negative_slope"?, "max_value"?, "threshold"?, "alpha"?, "scale"?,
-        "slope"?, "offset"?, "min"?, "max"?: number (max_value may be null), "approximate"?: bool,
+        "slope"?, "offset"?, "min"?, "max"?, "b"?: number (max_value may be null), "approximate"?: bool,
         "axis"?: int or a list of ints}."""
         if not isinstance(value, dict):
             self.fail(field, "expected an object, found %s" % _show(value))
         if "function" not in value:
             self.fail(field + ".function", "missing")
         self.string(None, value["function"], field + ".function")
-        for key in ("negative_slope", "max_value", "threshold", "alpha", "scale", "slope", "offset", "min", "max"):
+        for key in ("negative_slope", "max_value", "threshold", "alpha", "scale", "slope", "offset", "min", "max", "b"):
             if key in value:
                 self.number(None, value[key], "%s.%s" % (field, key), none_ok=key == "max_value")
         if "approximate" in value and not isinstance(value["approximate"], bool):

@@ -27,6 +27,11 @@ _FIXED = {
     "log_sigmoid": {"function": "log_sigmoid"},
     "tanh_shrink": {"function": "tanh_shrink"},
     "celu": {"function": "celu", "alpha": 1.0},
+    "sparse_sigmoid": {"function": "hard_sigmoid", "slope": 0.5, "offset": 0.5},
+    "hard_shrink": {"function": "hard_shrink", "threshold": 0.5},
+    "soft_shrink": {"function": "soft_shrink", "threshold": 0.5},
+    "sparse_plus": {"function": "sparse_plus"},
+    "squareplus": {"function": "squareplus", "b": 4.0},
 }
 # Registered functions (a Keras 3 config names them 'package>name') known to be one of the above.
 _REGISTERED = {

@@ -1,6 +1,6 @@
 """Activations: relu (negative slope, max value, threshold), relu6, clip, sigmoid, hard_sigmoid, tanh,
 softmax (any axes), elu, selu, celu, softplus, softsign, silu/swish, hard_silu, gelu, mish,
-log_sigmoid, tanh_shrink, exponential; and prelu.
+log_sigmoid, tanh_shrink, hard_shrink, soft_shrink, sparse_plus, squareplus, exponential; and prelu.
 
 Every lowering is exact up to float32 round-off except gelu's erf form, which stock Caffe cannot
 compute: it uses an erfc approximation whose fractional error is below 1.2e-7 (see APPROXIMATIONS;
@@ -160,6 +160,30 @@ def _celu(net, x, a, ref):
     return net.power("out", elu, scale=alpha, final=True)
 
 
+def _shrink(net, x, a, ref):
+    """hard_shrink: x where |x| > t else 0 (two Threshold masks); soft_shrink: relu(x - t) - relu(-x - t)."""
+    t = float(a["threshold"])
+    if a["function"] == "hard_shrink":
+        above = net.add("above", "Threshold", [x], {"threshold_param": {"threshold": t}})
+        below = net.add("below", "Threshold", [net.power("flip", x, scale=-1.0)], {"threshold_param": {"threshold": t}})
+        return net.eltwise("prod", [x, net.eltwise("mask", [above, below], "SUM")], "PROD", final=True)
+    above = net.relu("above", net.power("shift", x, shift=-t))
+    below = net.relu("below", net.power("flip_shift", x, scale=-1.0, shift=-t))
+    return net.eltwise("sum", [above, below], "SUM", [1.0, -1.0], final=True)
+
+
+def _sparse_plus(net, x, a, ref):
+    """0 below -1, (x + 1)^2 / 4 between, x above 1: ((clip(x, -1, 1) + 1) / 2)^2 + relu(x - 1)."""
+    middle = net.power("square", net.clip("clip", x, -1.0, 1.0), power=2.0, scale=0.5, shift=0.5)
+    return net.eltwise("sum", [middle, net.relu("above", net.power("shift", x, shift=-1.0))], "SUM", final=True)
+
+
+def _squareplus(net, x, a, ref):
+    """(x + sqrt(x^2 + b)) / 2."""
+    root = net.power("root", net.power("square", x, power=2.0), power=0.5, shift=a["b"])
+    return net.eltwise("sum", [x, root], "SUM", [0.5, 0.5], final=True)
+
+
 def _simple(type, params=None):
     return lambda net, x, a, ref: net.add(type.lower(), type, [x], params, final=True)
 
@@ -189,6 +213,10 @@ _LOWERINGS = {
                                                "PROD", final=True),
     "log_sigmoid": lambda net, x, a, ref: net.power("negate", net.add("softplus", "BNLL", [
         net.power("flip", x, scale=-1.0)]), scale=-1.0, final=True),
+    "hard_shrink": _shrink,
+    "soft_shrink": _shrink,
+    "sparse_plus": _sparse_plus,
+    "squareplus": _squareplus,
     "tanh_shrink": lambda net, x, a, ref: net.eltwise("sum", [x, net.add("tanh", "TanH", [x])], "SUM", [1.0, -1.0],
                                                       final=True),
 }
@@ -217,7 +245,7 @@ def approximations(node):
 
 def _note(attrs, target):
     fn = attrs["function"]    # (gelu's erf form is listed with the approximations, not here)
-    clips = fn in ("relu6", "clip", "hard_sigmoid", "hard_silu") or (fn == "relu" and attrs.get("max_value") is not None)
+    clips = fn in ("relu6", "clip", "hard_sigmoid", "hard_silu", "sparse_plus") or (fn == "relu" and attrs.get("max_value") is not None)
     if clips and not target.has_clip:
         return "clipped exactly with ReLU / Power / Eltwise MAX (target %s has no Clip)" % target.name
     if fn == "silu" and not target.has_swish:

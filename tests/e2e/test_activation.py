@@ -15,7 +15,8 @@ from conftest import assert_parity, import_bundle
 
 NAMED = ["relu", "relu6", "sigmoid", "tanh", "softmax", "linear", "elu", "selu", "softplus", "softsign", "silu",
          "swish", "hard_sigmoid", "hard_silu", "hard_swish", "gelu", "exponential", "leaky_relu", "mish",
-         "hard_tanh", "log_sigmoid", "tanh_shrink", "celu"]
+         "hard_tanh", "log_sigmoid", "tanh_shrink", "celu", "sparse_sigmoid", "hard_shrink", "soft_shrink",
+         "sparse_plus", "squareplus"]
 CLASSES = 5
 
 

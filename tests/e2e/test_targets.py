@@ -25,6 +25,7 @@ def _model():
         layers.Activation("hard_silu", name="hard_silu")(x),
         layers.Activation("hard_tanh", name="hard_tanh")(x),
         layers.Activation("silu", name="silu")(x),
+        layers.Activation("sparse_plus", name="sparse_plus")(x),
         layers.Conv2D(4, 3, padding="same", activation="relu6", kernel_initializer=init, name="conv_relu6")(inp),
         layers.Dense(5, activation="silu", kernel_initializer=init, name="dense_silu")(vec),
         layers.Dense(5, activation="hard_silu", kernel_initializer=init, name="dense_hard_silu")(vec),

@@ -18,7 +18,8 @@ ATTRS = {
     "selu": [{"alpha": 1.67, "scale": 1.05}], "celu": [{"alpha": 1.0}, {"alpha": 2.0}], "softsign": [{}],
     "silu": [{}], "hard_sigmoid": [{"slope": 0.2, "offset": 0.5}], "hard_silu": [{"slope": 1 / 6.0, "offset": 0.5}],
     "gelu": [{"approximate": False}, {"approximate": True}], "mish": [{}], "log_sigmoid": [{}],
-    "tanh_shrink": [{}],
+    "tanh_shrink": [{}], "hard_shrink": [{"threshold": 0.5}], "soft_shrink": [{"threshold": 0.5}],
+    "sparse_plus": [{}], "squareplus": [{"b": 4.0}],
 }
 CASES = [(fn, a) for fn in sorted(ATTRS) for a in ATTRS[fn]]
 IMAGE_REF = TensorRef("x", [4, 5, 3], Layout(IMAGE))
