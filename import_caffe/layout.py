@@ -176,6 +176,13 @@ def conv1d_kernel(kernel):
     return np.ascontiguousarray(np.transpose(kernel, (2, 1, 0))[:, :, None, :])
 
 
+def depthwise1d_kernel(kernel):
+    """DepthwiseConv1D kernel TF (k, in, mult) -> Caffe Convolution with group=in and a 1xK window:
+    (in * mult, 1, 1, k), where output channel c * mult + m reads input channel c."""
+    k, cin, mult = kernel.shape
+    return np.ascontiguousarray(np.transpose(kernel, (1, 2, 0)).reshape(cin * mult, 1, 1, k))
+
+
 def embedding_matrix(embeddings):
     """Embedding matrix TF (input_dim, output_dim) -> Caffe Embed weight (input_dim, output_dim):
     the same array (Caffe's Embed reads row `index`, as TF does)."""

@@ -1,4 +1,4 @@
-"""Sequences (TF (N, L, C)): Conv1D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
+"""Sequences (TF (N, L, C)): Conv1D, DepthwiseConv1D, SeparableConv1D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
 GlobalMaxPooling1D, ZeroPadding1D, Cropping1D, UpSampling1D, RepeatVector, Embedding."""
 from ..padding import same_pads
 from ..registry import Node, Unsupported, register
@@ -30,28 +30,53 @@ def _pads(padding, length, kernel, stride, dilation=1):
     raise Unsupported("padding=%r" % padding)
 
 
-@register("Conv1D", ops=("conv1d",))
-def conv1d(view):
+def _conv_attrs(view, k):
     channels_last(view)
     length, _ = sequence_input(view)
-    kernel = view.weight("kernel")                  # (k, in / groups, out)
-    k = int(kernel.shape[0])
     strides = _single(view.config.get("strides", 1), "strides")
     dilation = _single(view.config.get("dilation_rate", 1), "dilation_rate")
     if strides != 1 and dilation != 1:
         raise Unsupported("strides %r together with dilation %r" % (strides, dilation))
     padding = view.config.get("padding", "valid")
-    use_bias = bool(view.config.get("use_bias", True))
-    attrs = {
+    return {
         "kernel_size": [k], "strides": [strides], "dilation": [dilation], "padding": padding,
         "pads": _pads(padding, length, k, strides, dilation),
-        "groups": int(view.config.get("groups", 1) or 1), "filters": int(kernel.shape[2]),
-        "use_bias": use_bias, "activation": activation_attr(view.config.get("activation", "linear")),
+        "use_bias": bool(view.config.get("use_bias", True)),
+        "activation": activation_attr(view.config.get("activation", "linear")),
     }
+
+
+@register("Conv1D", ops=("conv1d",))
+def conv1d(view):
+    kernel = view.weight("kernel")                  # (k, in / groups, out)
+    attrs = _conv_attrs(view, int(kernel.shape[0]))
+    attrs.update(groups=int(view.config.get("groups", 1) or 1), filters=int(kernel.shape[2]))
     arrays = {"kernel": kernel}
-    if use_bias:
+    if attrs["use_bias"]:
         arrays["bias"] = view.weight("bias")
     return Node("conv1d", attrs, arrays)
+
+
+@register("DepthwiseConv1D", ops=("depthwise_conv1d",))
+def depthwise_conv1d(view):
+    kernel = view.weight("kernel")                  # (k, in, multiplier)
+    attrs = _conv_attrs(view, int(kernel.shape[0]))
+    attrs["depth_multiplier"] = int(kernel.shape[2])
+    arrays = {"kernel": kernel}
+    if attrs["use_bias"]:
+        arrays["bias"] = view.weight("bias")
+    return Node("depthwise_conv1d", attrs, arrays)
+
+
+@register("SeparableConv1D", ops=("separable_conv1d",))
+def separable_conv1d(view):
+    kernel = view.weight("depthwise_kernel")        # (k, in, multiplier); pointwise (1, in * multiplier, out)
+    attrs = _conv_attrs(view, int(kernel.shape[0]))
+    attrs["depth_multiplier"] = int(kernel.shape[2])
+    arrays = {"depthwise_kernel": kernel, "pointwise_kernel": view.weight("pointwise_kernel")}
+    if attrs["use_bias"]:
+        arrays["bias"] = view.weight("bias")
+    return Node("separable_conv1d", attrs, arrays)
 
 
 def _pool(view, op):

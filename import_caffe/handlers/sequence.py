@@ -79,14 +79,12 @@ def _check_global(n, ins, arrays):
     n.boolean("keepdims")
 
 
-@register("conv1d", composition="Convolution with a 1xK window (+ padding for causal/asymmetric SAME)",
-          check=_check_conv1d)
-def conv1d(node, ins, arrays, names, target):
+def _sliding(node, ins, names, name, top, weight, bias, out_channels, groups):
+    """One Convolution with a 1xK window sliding along the sequence, with TF's strides, dilation and pads
+    (causal or SAME with the extra cell after: an exact zero padding first). Returns (layers, out TF shape,
+    note or None)."""
     src = as_image(ins[0])
     _, length, channels = src.shape
-    kernel = arrays["kernel"]
-    bias = arrays.get("bias")
-    groups = node["attrs"]["groups"]
     if channels % groups:
         raise Unsupported("%d input channels are not divisible by groups %d" % (channels, groups))
     attrs = _window_attrs(node, dilated=True)
@@ -94,23 +92,83 @@ def conv1d(node, ins, arrays, names, target):
     before, after = node["attrs"]["pads"]
     layers, bottom, note = [], src.blob, None
     pad = symmetric(attrs["pads"])
-    if pad is None:      # causal, or SAME with the extra cell after: pad exactly first
+    if pad is None:
         more, ref = zero_pad(names.sub("pad"), bottom, names.sub("pad"), src.shape, attrs["pads"])
         layers += more
         bottom, pad = ref.blob, (0, 0)
         note = "asymmetric (causal or SAME) padding as identity depthwise Convolution + Slice"
-    act = attrs.get("activation")
-    conv_top = names.sub("preact") if act else names.top
-    param = {"num_output": int(kernel.shape[2]), "bias_term": bias is not None, "kernel_h": 1, "kernel_w": k,
+    param = {"num_output": out_channels, "bias_term": bias is not None, "kernel_h": 1, "kernel_w": k,
              "stride_h": 1, "stride_w": stride, "pad_h": 0, "pad_w": pad[1], "group": groups}
     if dilation != 1:
         param["dilation"] = [1, dilation]
-    layers.append(CaffeLayer(names.layer, "Convolution", [bottom], [conv_top], {"convolution_param": param},
-                             [layout.conv1d_kernel(kernel)] + ([bias] if bias is not None else [])))
-    if act:
-        layers += lower_activation(act, conv_top, names.top, names.sub(act["function"]), target)
+    layers.append(CaffeLayer(name, "Convolution", [bottom], [top], {"convolution_param": param},
+                             [weight] + ([bias] if bias is not None else [])))
     out_length = (length + before + after - (k - 1) * dilation - 1) // stride + 1
-    return Lowering(layers, [TensorRef(names.top, [out_length, int(kernel.shape[2])], Layout(SEQUENCE))], note)
+    return layers, [out_length, out_channels], note
+
+
+def _activate(node, names, target):
+    """(blob the layer before a fused activation writes, activation layers)."""
+    act = node["attrs"].get("activation")
+    if not act:
+        return names.top, []
+    return names.sub("preact"), lower_activation(act, names.sub("preact"), names.top, names.sub(act["function"]),
+                                                 target)
+
+
+@register("conv1d", composition="Convolution with a 1xK window (+ padding for causal/asymmetric SAME)",
+          check=_check_conv1d)
+def conv1d(node, ins, arrays, names, target):
+    kernel = arrays["kernel"]
+    top, act_layers = _activate(node, names, target)
+    layers, shape, note = _sliding(node, ins, names, names.layer, top, layout.conv1d_kernel(kernel),
+                                   arrays.get("bias"), int(kernel.shape[2]), node["attrs"]["groups"])
+    return Lowering(layers + act_layers, [TensorRef(names.top, shape, Layout(SEQUENCE))], note)
+
+
+def _check_depthwise1d(n, ins, arrays):
+    _check_window(n, ins, dilated=True)
+    if n.attrs.get("activation") is not None:
+        n.activation(n.attrs["activation"], "attrs.activation")
+    cin = ins[0].shape[1] if ins and ins[0].layout.kind == SEQUENCE else None
+    role = "depthwise_kernel" if n.node["op"] == "separable_conv1d" else "kernel"
+    shape = n.array(arrays, role, 3, [n.attrs["kernel_size"][0], cin, None])
+    if shape is None:
+        n.fail("arrays." + role, "missing")
+    out = shape[1] * shape[2]
+    if n.node["op"] == "separable_conv1d":
+        point = n.array(arrays, "pointwise_kernel", 3, [1, out, None])
+        if point is None:
+            n.fail("arrays.pointwise_kernel", "missing")
+        out = point[2]
+    n.array(arrays, "bias", 1, [out])
+
+
+@register("depthwise_conv1d", composition="Convolution with a 1xK window (group = channels)",
+          check=_check_depthwise1d)
+def depthwise_conv1d(node, ins, arrays, names, target):
+    kernel = arrays["kernel"]                        # (k, in, multiplier)
+    top, act_layers = _activate(node, names, target)
+    layers, shape, note = _sliding(node, ins, names, names.layer, top, layout.depthwise1d_kernel(kernel),
+                                   arrays.get("bias"), int(kernel.shape[1] * kernel.shape[2]), int(kernel.shape[1]))
+    return Lowering(layers + act_layers, [TensorRef(names.top, shape, Layout(SEQUENCE))], note)
+
+
+@register("separable_conv1d", composition="Convolution with a 1xK window (group = channels) + 1x1 Convolution",
+          check=_check_depthwise1d)
+def separable_conv1d(node, ins, arrays, names, target):
+    """The depthwise step (no bias), then the pointwise 1x1 Convolution with the bias and the activation."""
+    kernel, point = arrays["depthwise_kernel"], arrays["pointwise_kernel"]     # (k, in, mult), (1, in*mult, out)
+    layers, shape, note = _sliding(node, ins, names, names.sub("depthwise"), names.sub("depthwise"),
+                                   layout.depthwise1d_kernel(kernel), None, int(kernel.shape[1] * kernel.shape[2]),
+                                   int(kernel.shape[1]))
+    top, act_layers = _activate(node, names, target)
+    bias = arrays.get("bias")
+    layers.append(CaffeLayer(names.layer, "Convolution", [names.sub("depthwise")], [top], {"convolution_param": {
+        "num_output": int(point.shape[2]), "kernel_size": [1], "bias_term": bias is not None}},
+        [layout.conv1d_kernel(point)] + ([bias] if bias is not None else [])))
+    return Lowering(layers + act_layers, [TensorRef(names.top, [shape[0], int(point.shape[2])], Layout(SEQUENCE))],
+                    note)
 
 
 def _pool1d(node, ins, names, mode):

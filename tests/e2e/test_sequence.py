@@ -14,7 +14,8 @@ from test_reshape import export_cli
 
 
 def test_conv1d_settings(check):
-    """One sequence input, every Conv1D setting as its own model output (each is compared)."""
+    """One sequence input, every Conv1D setting as its own model output (each is compared); DepthwiseConv1D
+    and SeparableConv1D."""
     inp = keras.Input((11, 4), name="sequence")
     outs = [
         layers.Conv1D(5, 3, name="valid")(inp),
@@ -22,6 +23,10 @@ def test_conv1d_settings(check):
         layers.Conv1D(3, 3, padding="causal", dilation_rate=2, activation="tanh", name="causal_dilated")(inp),
         layers.Conv1D(6, 2, padding="same", groups=2, use_bias=False, name="grouped_same_even")(inp),
         layers.Conv1D(4, 5, strides=3, padding="causal", activation="softmax", name="causal_strided")(inp),
+        layers.DepthwiseConv1D(3, depth_multiplier=2, padding="same", activation="relu", name="depthwise")(inp),
+        layers.DepthwiseConv1D(2, strides=2, name="depthwise_strided")(inp),
+        layers.SeparableConv1D(5, 3, depth_multiplier=2, padding="same", dilation_rate=2, activation="sigmoid",
+                               name="separable")(inp),
     ]
     check(keras.Model(inp, outs))
 

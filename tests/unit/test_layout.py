@@ -437,3 +437,12 @@ def test_transpose_blob_is_an_exact_transpose(dims, perm):
     np.testing.assert_array_equal(blobs[top], np.transpose(x, [0] + [p + 1 for p in perm]))
     slices = sum(len(l.tops) for l in layers if l.type == "Slice")
     assert slices <= sum(dims)       # the cheapest moves: never more pieces than the axes' sizes together
+
+
+def test_depthwise1d_kernel_is_a_1xk_depthwise_kernel():
+    """DepthwiseConv1D on (N, L, C) equals a grouped Convolution with a (1, k) window on the one-row image."""
+    rng = rng_for(25)
+    x, kernel = randn(rng, BATCH, 7, 3), randn(rng, 3, 3, 2)
+    tf_out = tf_depthwise(x[:, None], kernel[None], (1, 1))[:, 0]
+    caffe_out = caffe_conv(to_nc1l(x), layout.depthwise1d_kernel(kernel), (1, 1), group=3)
+    np.testing.assert_allclose(caffe_out, to_nc1l(tf_out), rtol=1e-12, atol=1e-12)
