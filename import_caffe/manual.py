@@ -99,8 +99,10 @@ def describe(prototxt, workdir):
 
 
 def fill_plan(m):
-    """The layers caffe_stage fills: your names, the generated blobs."""
+    """What caffe_stage writes the weights from: your layer names, the generated blobs (Caffe loads
+    weights by layer name and checks every blob's shape)."""
     class _Plan(object):
+        name = None
         layers = [CaffeLayer(user_name, g.type, [], [], blobs=g.blobs) for user_name, g in m.fills]
     return _Plan()
 
@@ -175,7 +177,13 @@ def convert_manual(bundle_path, out_dir, prototxt, map_path=None, log=None, plug
             inputs[m.inputs[entry["name"]]] = layout.activation_to_caffe(value, plan.refs[entry["tensor"]].layout)
         wanted = sorted(set(b for b, _ in m.tensor_blobs.values() if b is not None))
         weights_name = stem + ".caffemodel"
-        blobs = caffe_stage.run(fill_plan(m), proto_path, os.path.join(staging, weights_name), inputs, wanted,
+        plan_to_fill = fill_plan(m)
+        size = sum(b.nbytes for layer in plan_to_fill.layers for b in layer.blobs)
+        if size > caffe_stage.HDF5_THRESHOLD_BYTES:
+            raise ConversionError("the weights are %.1f GB, over protobuf's 2 GB limit; --prototxt writes only "
+                                  "the binary .caffemodel format: convert without --prototxt (it writes HDF5 "
+                                  "weights)" % (size / 1e9))
+        blobs = caffe_stage.run(plan_to_fill, proto_path, os.path.join(staging, weights_name), inputs, wanted,
                                 staging)
         rows = _rows(manifest, plan, m, ref_values, blobs)
         output_rows = [r for r in rows if r["output"]]
