@@ -154,6 +154,8 @@ def _softmax(net, x, a, ref):
 
 def _celu(net, x, a, ref):
     alpha = float(a["alpha"])
+    if alpha == 0.0:
+        raise Unsupported("celu with alpha 0 (Keras divides by alpha)")
     if alpha == 1.0:
         return net.add("elu", "ELU", [x], {"elu_param": {"alpha": 1.0}}, final=True)
     elu = net.add("elu", "ELU", [net.power("in", x, scale=1.0 / alpha)], {"elu_param": {"alpha": 1.0}})
