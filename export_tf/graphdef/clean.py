@@ -13,8 +13,7 @@ from shared.errors import ModelLoadError, UsageError
 
 from .names import InputSpec, op_name, tensor_name
 
-IDENTITY_OPS = ("Identity", "StopGradient", "Snapshot", "PreventGradient", "CheckNumerics", "EnsureShape",
-                "PlaceholderWithDefault_identity")
+IDENTITY_OPS = ("Identity", "StopGradient", "Snapshot", "PreventGradient", "CheckNumerics", "EnsureShape")
 # Ops whose output depends on the input's shape only, never on its values.
 SHAPE_OPS = ("Shape", "ShapeN", "Size", "Rank")
 NON_OUTPUT_OPS = ("Const", "NoOp", "Placeholder", "PlaceholderWithDefault", "Assert", "VariableV2",
@@ -63,14 +62,16 @@ def default_outputs(graph_def):
     used = set()
     for n in graph_def.node:
         for i in n.input:
-            used.add(op_name(i))
+            if not i.startswith("^"):     # a control edge reads no value
+                used.add(op_name(i))
     return [n.name + ":0" for n in graph_def.node if n.name not in used and n.op not in NON_OUTPUT_OPS
             and not n.op.startswith("Save") and not n.op.startswith("Restore")]
 
 
 def clean(graph_def, inputs, outputs, where):
     nodes = dict((n.name, TfNode(n)) for n in graph_def.node)
-    if outputs is None:
+    sinks = outputs is None
+    if sinks:
         outputs = default_outputs(graph_def)
         if not outputs:
             raise UsageError("%s: the graph has no sinks to use as outputs; name them with --outputs" % where)
@@ -124,6 +125,8 @@ def clean(graph_def, inputs, outputs, where):
         if node.op in IDENTITY_OPS and node.inputs:
             alias[name + ":0"] = node.inputs[0]
         data_order.append(name)
+    if sinks and any(t in data for t in outputs):
+        outputs = [t for t in outputs if t in data]     # sinks that are constants are not model outputs
     missing = [t for t in outputs if t not in data]
     if missing:
         raise UsageError("%s: output %s does not depend on the inputs (%s)"

@@ -136,7 +136,7 @@ class OpView(object):
         other = self.graph.resolve(node.inputs[1 - index])
         if self.graph.is_data(other):
             return None
-        if node.op == "BiasAdd" and index != 0:
+        if node.op == "BiasAdd" and (index != 0 or _data_format(node) not in ("NHWC", "")):
             return None
         vector = channel_vector(self.values[other], channels, len(self.shape(tensor)) + 1)
         if vector is None:
@@ -145,6 +145,13 @@ class OpView(object):
         if self.shape(out) != self.shape(tensor):
             return None
         return vector, out, node.name
+
+
+def _data_format(node):
+    if "data_format" not in node.attr:
+        return ""
+    value = node.attr["data_format"].s
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def channel_vector(value, channels, rank):

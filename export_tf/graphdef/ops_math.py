@@ -60,6 +60,8 @@ def _merge(view):
 
 @op("Add", "AddV2", "BiasAdd")
 def add(view):
+    if view.type == "BiasAdd" and view.attr("data_format", "NHWC") not in ("NHWC", "", None):
+        raise Unsupported("data_format=%s (only NHWC graphs are supported)" % view.attr("data_format"))
     split = _split(view)
     if split is None:
         if view.type == "BiasAdd":

@@ -156,8 +156,6 @@ def fused_batch_norm(view):
         if value.shape != (channels,):
             raise Unsupported("%s of shape %r for %d channels" % (role, value.shape, channels))
         arrays[role] = value
-    if view.attr("exponential_avg_factor", 1.0) not in (1.0, None):
-        pass    # only used in training
     attrs = {"epsilon": float(view.attr("epsilon", 1e-4)), "center": True, "scale": True}
     return Lowered("batch_norm", attrs, arrays, inputs=[src])
 
