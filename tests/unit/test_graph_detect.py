@@ -92,3 +92,13 @@ def test_names_from_tf_ops():
     assert table.tensor("split:1") == "split:1"
     assert table.get("x y") == "x_y" and table.get("x_y") == "x_y_1"     # unique after cleaning
     assert table.unique("output_0") == "output_0" and table.unique("output_0") == "output_0_1"
+
+
+def test_readme_lists_every_graph_op():
+    """The README's list of TF ops the graph front end converts is the registry's (no TF needed)."""
+    from export_tf.graphdef.lower import supported_ops
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "README.md")) as f:
+        text = f.read()
+    listed = text.split("<!-- graph-ops:begin -->")[1].split("<!-- graph-ops:end -->")[0]
+    assert [op.strip() for op in listed.split(",")] == sorted(supported_ops())
