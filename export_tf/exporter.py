@@ -12,7 +12,7 @@ from . import __version__
 from .graph import flatten_model
 from .loader import load_model
 from .reference import check_against_model, evaluate, make_inputs, preactivation
-from .registry import LayerView, Unsupported, handler_for, supported_classes
+from .registry import TENSOR, LayerView, Unsupported, handler_for, supported_classes
 
 INPUT_CLASSES = ("InputLayer",)
 _KEY_RE = re.compile(r"[^A-Za-z0-9_.:+\-/]")
@@ -29,12 +29,43 @@ def _array_key(prefix, name, taken):
     return key
 
 
+def _operands(gnode):
+    """The call's positional arguments: TENSOR for a graph tensor, else the constant as numpy."""
+    out = []
+    for arg in list(gnode.call_args):
+        if id(arg) in gnode.input_keys:
+            out.append(TENSOR)
+        elif isinstance(arg, (int, float, np.ndarray, np.number)) and not isinstance(arg, bool):
+            out.append(np.asarray(arg))
+        else:
+            out.append(arg)
+    return out
+
+
 def _weights(layer):
     out = {}
-    for var in layer.weights:
+    for var in getattr(layer, "weights", ()):     # a keras.ops operation has none
         role = var.name.split("/")[-1].split(":")[0]
-        out[role] = np.asarray(var.numpy() if hasattr(var, "numpy") else var, dtype=np.float32)
+        out[role] = _weight_array(var)
     return out
+
+
+def _weight_array(var):
+    """A weight's float32 values without a second copy of them: a read of a TF resource variable shares
+    the variable's buffer (the view is made read-only, so nothing can write through it). Anything else
+    (another dtype, another kind of variable) is copied out as numpy() gives it."""
+    resource = getattr(var, "value", var)        # Keras 3 wraps a tf.Variable; tf_keras' weights are one
+    read = getattr(resource, "read_value", None)
+    if callable(read):
+        try:
+            arr = np.asarray(read())
+        except Exception:
+            arr = None
+        if isinstance(arr, np.ndarray) and arr.dtype == np.float32:
+            arr = arr.view()
+            arr.flags.writeable = False
+            return arr
+    return np.asarray(var.numpy() if hasattr(var, "numpy") else var, dtype=np.float32)
 
 
 def _versions():
@@ -69,7 +100,8 @@ def build_manifest(model, graph, source, inputs, values, activations=True):
                                 "are supported" % (bad_rank[0],)))
             continue
         config = gnode.layer.get_config() if hasattr(gnode.layer, "get_config") else {}
-        view = LayerView(gnode.name, kind, config, _weights(gnode.layer), shapes_in, shapes_out)
+        view = LayerView(gnode.name, kind, config, _weights(gnode.layer), shapes_in, shapes_out,
+                         _operands(gnode))
         try:
             result = handler(view)
         except Unsupported as exc:

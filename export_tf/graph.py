@@ -24,7 +24,19 @@ class GraphNode(object):
 
     @property
     def class_name(self):
-        return type(self.layer).__name__
+        """The layer's class name; a Keras 3 operation applied to symbolic tensors (`x + 3.0` makes
+        keras.ops' Add) is named "ops.<class>" so it never meets the layer of the same name."""
+        name = type(self.layer).__name__
+        return "ops." + name if _is_operation(self.layer) else name
+
+
+def _is_operation(obj):
+    try:
+        import keras
+    except ImportError:
+        return False
+    operation = getattr(keras, "Operation", None)
+    return operation is not None and isinstance(obj, operation) and not isinstance(obj, keras.layers.Layer)
 
 
 class Graph(object):

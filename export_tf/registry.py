@@ -24,11 +24,17 @@ class Node(object):
         self.arrays = arrays or {}
 
 
+TENSOR = "<tensor>"
+
+
 class LayerView(object):
     """What a handler may look at: no TF objects, only plain values."""
 
-    def __init__(self, name, class_name, config, weights, input_shapes, output_shapes):
+    def __init__(self, name, class_name, config, weights, input_shapes, output_shapes, operands=None):
         self.name = name
+        # the call's positional arguments: TENSOR for a graph tensor, else the constant itself
+        # (a Python number or numpy array), as in `x + 3.0` or `x * (1 / 6)`
+        self.operands = list(operands or [])
         self.class_name = class_name
         self.config = config
         self.weights = weights              # role -> numpy array (TF layout)
