@@ -164,10 +164,11 @@ def preactivation(gnode, values):
         import tf_keras as k
     else:
         import keras as k
-    saved = layer.activation
-    layer.activation = k.activations.get("linear")
+    owner = layer if hasattr(layer, "activation") else layer.layer     # a wrapper (TimeDistributed): its layer's
+    saved = owner.activation
+    owner.activation = k.activations.get("linear")
     try:
         out = layer(values[gnode.inputs[0]], training=False)
     finally:
-        layer.activation = saved
+        owner.activation = saved
     return np.asarray(out, dtype=np.float32)

@@ -1,5 +1,5 @@
-"""Dense."""
-from ..registry import Node, register
+"""Dense, and TimeDistributed(Dense) (the same kernel on the last axis)."""
+from ..registry import LayerView, Node, Unsupported, register
 from .common import activation_attr
 
 
@@ -15,3 +15,14 @@ def dense(view):
         "activation": activation_attr(view.config.get("activation", "linear")),
     }
     return Node("dense", attrs, arrays)
+
+
+@register("TimeDistributed", ops=("dense",))
+def time_distributed(view):
+    """TimeDistributed applies its layer to every step of axis 1; for a Dense that is Dense itself, which
+    already acts on the last axis. Other wrapped layers are refused."""
+    inner = view.config.get("layer") or {}
+    if inner.get("class_name") != "Dense":
+        raise Unsupported("wrapping %s (only Dense is supported)" % inner.get("class_name"))
+    return dense(LayerView(view.name, "Dense", inner.get("config", {}), view.weights, view.input_shapes,
+                           view.output_shapes))

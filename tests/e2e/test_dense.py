@@ -78,8 +78,10 @@ def test_dense_single_unit(check):
 
 
 def test_dense_on_sequence(check):
-    """(L, C) -> (L, units): a 1x1 convolution on the one-row image; softmax over the channel axis."""
+    """(L, C) -> (L, units): a 1x1 convolution on the one-row image; softmax over the channel axis;
+    TimeDistributed(Dense) is the same Dense."""
     inp = keras.Input((7, 4), name="sequence")
     x = layers.Dense(6, activation="relu", name="fc1")(inp)
     out = layers.Dense(3, activation="softmax", name="fc2")(x)
-    check(keras.Model(inp, [out, layers.Dense(2, use_bias=False, name="fc3")(inp)]))
+    wrapped = layers.TimeDistributed(layers.Dense(4, activation="tanh"), name="per_step")(inp)
+    check(keras.Model(inp, [out, layers.Dense(2, use_bias=False, name="fc3")(inp), wrapped]))
