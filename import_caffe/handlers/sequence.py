@@ -1,6 +1,7 @@
-"""Sequences (TF (N, L, C), Caffe (N, C, 1, L)): conv1d, max_pool1d, avg_pool1d, global_pool1d — each the
-2-D lowering of conv.py / pool.py with a 1xK window on the sequence held as a one-row image —, pad1d,
-crop1d, upsample1d, repeat_vector and embedding (Caffe Embed)."""
+"""Sequences (TF (N, L, C), Caffe (N, C, 1, L): a one-row image). conv1d, depthwise_conv1d and
+separable_conv1d are Convolutions with a 1xK window (exact padding from common.zero_pad); max_pool1d,
+avg_pool1d and global_pool1d are pool.py's 2-D lowerings with a 1xK window; pad1d, crop1d, upsample1d,
+repeat_vector, and embedding (Caffe Embed, then a transpose onto the channel axis)."""
 import numpy as np
 
 from .. import layout
