@@ -70,11 +70,11 @@ def test_export_errors(tmp_path, argv, status, message):
 
 def test_unsupported_layers_are_listed_together(tmp_path):
     inp = keras.Input((8, 8, 3), name="img")
-    x = layers.Conv2D(4, 3, activation="gelu", name="conv_gelu")(inp)
-    x = layers.Conv2D(4, 3, activation="gelu", name="conv_gelu2")(x)
+    x = layers.Conv2D(4, 3, activation="log_softmax", name="conv_lsm")(inp)
+    x = layers.Conv2D(4, 3, activation="log_softmax", name="conv_lsm2")(x)
     x = layers.UnitNormalization(name="un1")(x)
     x = layers.UnitNormalization(name="un2")(x)
-    x = layers.UpSampling2D(name="up")(x)
+    x = layers.UpSampling2D(interpolation="bicubic", name="up")(x)
     out = layers.Dense(2)(layers.GlobalAveragePooling2D()(x))
     path = str(tmp_path / "unsupported.keras")
     keras.Model(inp, out).save(path)
@@ -83,8 +83,8 @@ def test_unsupported_layers_are_listed_together(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "5 unsupported layer(s) of 3 type(s)" in proc.stderr
     assert "UnitNormalization x2 (first: un1)" in proc.stderr
-    assert "UpSampling2D x1 (first: up)" in proc.stderr
-    assert "Conv2D [activation 'gelu'" in proc.stderr and "x2 (first: conv_gelu)" in proc.stderr
+    assert "UpSampling2D [interpolation='bicubic'" in proc.stderr and "x1 (first: up)" in proc.stderr
+    assert "Conv2D [activation 'log_softmax'" in proc.stderr and "x2 (first: conv_lsm)" in proc.stderr
     assert "supported:" in proc.stderr and "Conv2D" in proc.stderr.split("supported:")[-1]
     assert not os.path.exists(str(tmp_path / "b.npz"))
 
