@@ -105,7 +105,9 @@ def clean(graph_def, inputs, outputs, where):
     unfed = [n for n in order if nodes[n].op == "Placeholder" and n + ":0" not in fed]
     if unfed:
         raise UsageError("%s: the outputs need placeholder(s) %s that are not inputs; list every model "
-                         "input with --inputs" % (where, ", ".join(unfed[:5])))
+                         "input with --inputs (a flag such as a dropout keep_prob or is_training cannot be an "
+                         "input: build it with tf.compat.v1.placeholder_with_default and its inference value)"
+                         % (where, ", ".join(unfed[:5])))
 
     read = {}
     for name in order:

@@ -159,6 +159,8 @@ def channel_vector(value, channels, rank):
     value = np.asarray(value)
     if value.dtype.kind not in "fiu" or value.ndim > rank:
         return None
+    if value.size > 1 and np.all(value == value.reshape(-1)[0]):
+        value = value.reshape(-1)[:1]     # one value repeated, e.g. the all-ones mask of a dropout at rate 0
     if value.ndim and any(d != 1 for d in value.shape[:-1]):
         return None
     last = value.shape[-1] if value.ndim else 1

@@ -103,7 +103,8 @@ def test_vgg19_frozen_pb_needs_no_flags(vgg19, tmp_path):
 
 
 def test_inference_checkpoint_needs_no_flags(tmp_path):
-    """A checkpoint without training ops: its outputs are the sinks past the saver and the initializer."""
+    """A checkpoint without training ops: its outputs are the sinks past the saver and the initializer.
+    Its dropout's keep_prob defaults to 1, so the random mask TF folds is all ones."""
     graph = tf.Graph()
     with graph.as_default():
         x = v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
@@ -111,6 +112,8 @@ def test_inference_checkpoint_needs_no_flags(tmp_path):
         b = v1.get_variable("b", [6], initializer=v1.random_normal_initializer(0.0, 0.2, seed=2))
         h = tf.nn.conv2d(x, w, 1, "SAME") + b
         h = tf.concat([tf.nn.selu(h), tf.nn.softsign(h), tf.exp(tf.tanh(h))], axis=3)
+        keep_prob = v1.placeholder_with_default(1.0, [], name="keep_prob")    # TF1 dropout, off by default
+        h = v1.nn.dropout(h, keep_prob=keep_prob)
         fc = v1.get_variable("fc", [8 * 8 * 18, 5], initializer=v1.random_normal_initializer(0.0, 0.05, seed=3))
         tf.identity(tf.matmul(tf.reshape(h, [-1, 8 * 8 * 18]), fc), name="logits")
         saver = v1.train.Saver()
