@@ -9,6 +9,10 @@ APPLICATIONS = {
     "MobileNetV2": lambda: keras.applications.MobileNetV2(weights=None),
     "InceptionV3": lambda: keras.applications.InceptionV3(weights=None),
     "DenseNet121": lambda: keras.applications.DenseNet121(weights=None),
+    "MobileNetV3Small": lambda: keras.applications.MobileNetV3Small(input_shape=(224, 224, 3), weights=None),
+    "Xception": lambda: keras.applications.Xception(weights=None),
+    "EfficientNetB0": lambda: keras.applications.EfficientNetB0(weights=None),
+    "NASNetMobile": lambda: keras.applications.NASNetMobile(weights=None),
 }
 
 
