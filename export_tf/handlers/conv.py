@@ -21,7 +21,7 @@ def _conv_attrs(view, kernel_hw):
         "padding": padding,
         "pads": resolve_pads(padding, (h, w), kernel_hw, strides, dilation),
         "use_bias": bool(view.config.get("use_bias", True)),
-        "activation": activation_attr(view.config.get("activation", "linear")),
+        "activation": activation_attr(view.config.get("activation", "linear"), view.config),
     }
 
 
@@ -99,7 +99,7 @@ def conv2d_transpose(view):
         "output_size": [int(out_h), int(out_w)],
         "filters": int(kernel.shape[2]),
         "use_bias": bool(view.config.get("use_bias", True)),
-        "activation": activation_attr(view.config.get("activation", "linear")),
+        "activation": activation_attr(view.config.get("activation", "linear"), view.config),
     }
     arrays = {"kernel": kernel}
     if attrs["use_bias"]:

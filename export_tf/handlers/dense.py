@@ -12,7 +12,7 @@ def dense(view):
     attrs = {
         "units": int(arrays["kernel"].shape[1]),
         "use_bias": use_bias,
-        "activation": activation_attr(view.config.get("activation", "linear")),
+        "activation": activation_attr(view.config.get("activation", "linear"), view.config),
     }
     return Node("dense", attrs, arrays)
 

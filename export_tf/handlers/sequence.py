@@ -42,7 +42,7 @@ def _conv_attrs(view, k):
         "kernel_size": [k], "strides": [strides], "dilation": [dilation], "padding": padding,
         "pads": _pads(padding, length, k, strides, dilation),
         "use_bias": bool(view.config.get("use_bias", True)),
-        "activation": activation_attr(view.config.get("activation", "linear")),
+        "activation": activation_attr(view.config.get("activation", "linear"), view.config),
     }
 
 

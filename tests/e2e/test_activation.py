@@ -158,7 +158,8 @@ def test_keras2_activations(tmp_path, monkeypatch):
     x = L.Conv2D(4, 3, padding="same", name="conv")(inp)
     x = L.Rescaling(4.0, name="spread")(x)
     outs = [L.Activation("hard_sigmoid", name="hard_sigmoid")(x), L.ThresholdedReLU(theta=0.7, name="thresholded")(x),
-            L.Activation("swish", name="swish")(x), L.Activation("gelu", name="gelu")(x), L.ELU(alpha=0.6, name="elu")(x)]
+            L.Activation("swish", name="swish")(x), L.Activation("gelu", name="gelu")(x), L.ELU(alpha=0.6, name="elu")(x),
+            L.Conv2D(3, 1, activation="hard_sigmoid", name="conv_hard_sigmoid")(x)]     # fused, Keras 2 formula
     path = os.path.join(str(tmp_path), "legacy.h5")
     tf_keras.Model(inp, outs).save(path)
 
