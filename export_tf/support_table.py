@@ -27,7 +27,9 @@ def table():
         if missing:
             raise ValueError("%s emits ops %s that no importer handler lowers" % (class_name, missing))
         comp = "; ".join(importers[op].composition for op in ops)
-        lines.append("| %s | %s | %s | %s | yes |" % (class_name, family, ", ".join(ops), comp))
+        approx = [importers[op].approximate for op in ops if importers[op].approximate]
+        exact = "yes, except " + "; ".join(approx) if approx else "yes"
+        lines.append("| %s | %s | %s | %s | %s |" % (class_name, family, ", ".join(ops), comp, exact))
     return "\n".join(lines)
 
 

@@ -29,8 +29,9 @@ class Unsupported(Exception):
 
 
 class Handler(object):
-    def __init__(self, op, func, flat_ok, family, composition, check=None, inputs=1):
+    def __init__(self, op, func, flat_ok, family, composition, check=None, inputs=1, approximate=""):
         self.op = op
+        self.approximate = approximate
         self.check = check
         self.inputs = inputs
         self.func = func
@@ -99,9 +100,10 @@ class Target(object):
         return "%s (%s; %s)" % (self.name, self.source, ", ".join(self.layers()) or "no Clip, no Swish")
 
 
-def register(op, flat_ok=False, composition="", check=None, inputs=1):
-    """composition: the Caffe layers the op lowers to, for the README table. check, inputs: see the
-    module docstring."""
+def register(op, flat_ok=False, composition="", check=None, inputs=1, approximate=""):
+    """composition: the Caffe layers the op lowers to, for the README table. approximate: which of
+    its settings stock Caffe cannot express exactly and how close the lowering gets (the table's
+    "exact" column; the report measures each use). check, inputs: see the module docstring."""
     if inputs != "many" and not (isinstance(inputs, int) and inputs >= 1):
         raise Tf2CaffeError("register(%r): inputs must be a positive integer or 'many'" % op)
     def wrap(func):
@@ -109,7 +111,7 @@ def register(op, flat_ok=False, composition="", check=None, inputs=1):
             raise Tf2CaffeError("importer handler for op %r registered twice (%s and %s)"
                                 % (op, _HANDLERS[op].func.__module__, func.__module__))
         family = func.__module__.rsplit(".", 1)[-1]
-        _HANDLERS[op] = Handler(op, func, flat_ok, family, composition, check, inputs)
+        _HANDLERS[op] = Handler(op, func, flat_ok, family, composition, check, inputs, approximate)
         return func
     return wrap
 

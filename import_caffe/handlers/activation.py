@@ -257,7 +257,8 @@ def _note(attrs, target):
 
 @register("activation", flat_ok=lambda node, ins: node["attrs"].get("axis", -1) == -1,
           composition="ReLU / Clip / Sigmoid / TanH / Softmax / ELU / BNLL / Exp / Swish, or exact Power / AbsVal / "
-                      "Threshold / Eltwise compositions; gelu's erf form approximated (~1e-7)")
+                      "Threshold / Eltwise compositions",
+          approximate="gelu's default erf form: stock Caffe has no erf; a composition within ~2e-7")
 def activation(node, ins, arrays, names, target):
     src = ins[0]
     layers = lower_activation(node["attrs"], src.blob, names.top, names.layer, target, src)
