@@ -1,4 +1,5 @@
 """The parity report: report.json content and the table printed for the user."""
+from collections import OrderedDict
 
 
 def _fmt(value):
@@ -47,8 +48,12 @@ def footer(report):
         lines.append("accuracy on %d labelled inputs (%s): TF %.2f%%, Caffe %.2f%%; predictions agree on %d/%d"
                      % (acc["inputs"], acc["output"], 100 * acc["tf_accuracy"], 100 * acc["caffe_accuracy"],
                         acc["agree"], acc["inputs"]))
+    by_note = OrderedDict()          # one line per composition, not one per layer
     for name, note in report["notes"].items():
-        lines.append("note: %s: %s" % (name, note))
+        by_note.setdefault(note, []).append(name)
+    for note, names in by_note.items():
+        who = names[0] if len(names) == 1 else "%s and %d more" % (names[0], len(names) - 1)
+        lines.append("note: %s: %s" % (who, note))
     if report.get("target"):
         detail = report.get("target_detail") or {}
         lines.append("target: %s%s" % (report["target"], " (%s; %s)" % (
