@@ -77,6 +77,10 @@ def _approximations(manifest, rows):
     return out
 
 
+# how a user feeds each kind of input: TF (N,H,W,C) -> NCHW, TF (N,L,C) -> (N,C,1,L), TF (N,C) -> NC
+_LAYOUT_NAMES = {layout.IMAGE: "NCHW", layout.SEQUENCE: "NC1L (TF's (N, L, C) as (N, C, 1, L))"}
+
+
 def file_stem(model_name):
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", model_name).lstrip(".")
     return stem or "model"
@@ -202,7 +206,7 @@ def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="aut
             "target_detail": {"name": target.name, "source": target.source, "optional_layers": target.layers()},
             "approximations": _approximations(manifest, rows),
             "inputs": [{"name": n, "caffe_shape": ["N"] + layout.caffe_shape(r.shape, r.layout),
-                        "tf_shape": ["N"] + r.shape, "layout": "NCHW" if r.layout.kind == layout.IMAGE else "NC"}
+                        "tf_shape": ["N"] + r.shape, "layout": _LAYOUT_NAMES.get(r.layout.kind, "NC")}
                        for n, r in plan.inputs],
             "outputs": output_rows, "layers": rows, "notes": plan.notes,
             "tolerances": {"default": {"rel": tolerances.DEFAULT.rel, "reason": tolerances.DEFAULT.reason}},

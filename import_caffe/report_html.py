@@ -130,7 +130,8 @@ def _inputs(report):
                       _e(entry["layout"]), _e(rng_text)))
     out.append("</tbody></table>")
     out.append("<p>Feed Caffe the same values you fed TensorFlow, only transposed: an image input is NCHW "
-               "(<code>x.transpose(0, 3, 1, 2)</code> of TF's NHWC). The converter adds no preprocessing: no "
+               "(<code>x.transpose(0, 3, 1, 2)</code> of TF's NHWC), a sequence input is (N, C, 1, L) "
+               "(<code>x.transpose(0, 2, 1)[:, :, None, :]</code> of TF's (N, L, C)). The converter adds no preprocessing: no "
                "mean subtraction, no scaling, and the channel order is the TF model's own (no RGB/BGR swap). "
                "If the model was trained on preprocessed images, apply that same preprocessing before Caffe. "
                "The range above is that of the reference inputs the parity was measured on.</p>")
