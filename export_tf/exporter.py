@@ -1,11 +1,11 @@
 """The export orchestrator: model file -> graph -> reference run -> handlers -> validated bundle."""
-import re
 
 import numpy as np
 
 from shared import progress
 from shared.bundle import read_bundle, write_bundle
 from shared.errors import UnsupportedError, UsageError
+from shared.keys import array_key as _array_key
 from shared.unsupported import format_unsupported
 
 from . import __version__
@@ -15,18 +15,6 @@ from .reference import check_against_model, evaluate, make_inputs, preactivation
 from .registry import TENSOR, LayerView, Unsupported, handler_for, supported_classes
 
 INPUT_CLASSES = ("InputLayer",)
-_KEY_RE = re.compile(r"[^A-Za-z0-9_.:+\-/]")
-
-
-def _array_key(prefix, name, taken):
-    base = "%s/%s" % (prefix, _KEY_RE.sub("_", name).strip("/") or "x")
-    base = re.sub(r"/+", "/", base)
-    key, k = base, 0
-    while key in taken:
-        k += 1
-        key = "%s_%d" % (base, k)
-    taken.add(key)
-    return key
 
 
 def _operands(gnode):

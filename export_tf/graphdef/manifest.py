@@ -1,23 +1,10 @@
 """Lowered graph + reference values -> the bundle manifest and arrays (the schema of shared/schema.py,
 the same as the Keras path writes)."""
-import re
-
 import numpy as np
 
+from shared.keys import array_key as _array_key
+
 from .names import NameTable, clean_name, op_name
-
-_KEY_RE = re.compile(r"[^A-Za-z0-9_.:+\-/]")
-
-
-def _array_key(prefix, name, taken):
-    base = "%s/%s" % (prefix, _KEY_RE.sub("_", name).strip("/") or "x")
-    base = re.sub(r"/+", "/", base)
-    key, k = base, 0
-    while key in taken:
-        k += 1
-        key = "%s_%d" % (base, k)
-    taken.add(key)
-    return key
 
 
 def build_manifest(graph, lowered, values, loaded, model_name, versions, activations=True):
