@@ -108,8 +108,9 @@ def bench_model(name, work, big_gb, log):
     record(check(measure.run("export floor", [tf_python(), os.path.join(HERE, "floor_tf.py"), model,
                                               os.path.join(folder, "floor.weights.h5")], env=env)))
     os.unlink(os.path.join(folder, "floor.weights.h5"))
-    record(check(measure.run("export", [tf_python(), "-m", "export_tf", model, "-o", bundle, "-q"], env=env,
-                             cwd=ROOT)))
+    m = record(check(measure.run("export", [tf_python(), "-m", "export_tf", model, "-o", bundle, "-q"],
+                                 env=dict(env, TF2CAFFE_TIMINGS="1"), cwd=ROOT)))
+    phases["export"]["timings"] = timings(m.stderr)
     os.makedirs(out, exist_ok=True)
     m = record(check(measure.run("import", caffe_cmd([folder], ["-m", "import_caffe", bundle, "-o", out, "-q"],
                                                      env=[("TF2CAFFE_TIMINGS", "1")]), cwd=ROOT)))
@@ -169,8 +170,10 @@ def main(argv=None):
           "%(load_after).2f after)" % info)
     print(table(results))
     for r in results:
-        if r["phases"]["import"].get("timings"):
-            print("%s import phases: %s" % (r["model"], ", ".join("%s %.1fs" % t for t in r["phases"]["import"]["timings"])))
+        for kind in ("export", "import"):
+            if r["phases"][kind].get("timings"):
+                print("%s %s phases: %s" % (r["model"], kind, ", ".join("%s %.1fs" % t for t in
+                                                                        r["phases"][kind]["timings"])))
     print("(peak = the sampled peak of the whole process tree's memory, PSS; wait4's max RSS of the largest "
           "process is in %s)" % os.path.join(work, "results.json"))
     return 0
