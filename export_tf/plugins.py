@@ -7,8 +7,18 @@ _CUSTOM_OBJECTS = {}
 _LOADED = set()
 
 
+def _register(*class_names, **kwargs):
+    """registry.register, marking the handler as a plugin's (the README's table lists built-ins)."""
+    wrap = registry.register(*class_names, **kwargs)
+
+    def mark(func):
+        func.plugin = True
+        return wrap(func)
+    return mark
+
+
 class ExportAPI(object):
-    register = staticmethod(registry.register)
+    register = staticmethod(_register)
     Node = registry.Node
     Unsupported = registry.Unsupported
 

@@ -19,6 +19,8 @@ def table():
     importers = all_handlers()
     lines = ["| Keras layer | family | manifest op | Caffe layers | exact |", "|---|---|---|---|---|"]
     for class_name, func in sorted(supported_classes().items()):
+        if getattr(func, "plugin", False):
+            continue        # a user's plugin, loaded in this process (the table lists built-ins)
         family = func.__module__.rsplit(".", 1)[-1]
         ops = getattr(func, "ops", ())
         if not ops:
