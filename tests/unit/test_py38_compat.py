@@ -1,12 +1,13 @@
-"""The Caffe side runs on an old Python: every module under import_caffe/ and shared/ must parse as
-Python 3.8 and must not import TensorFlow or Keras (the Caffe environment has neither)."""
+"""The Caffe side runs on an old Python: every module under import_caffe/, shared/ and tf2caffe/ (the
+command, installed beside Caffe too) must parse as Python 3.8 and must not import TensorFlow or Keras
+(the Caffe environment has neither)."""
 import ast
 import os
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PACKAGES = ("import_caffe", "shared")
+PACKAGES = ("import_caffe", "shared", "tf2caffe")
 FORBIDDEN = ("tensorflow", "keras", "tf_keras")
 
 
