@@ -14,6 +14,7 @@ from shared.bundle import read_bundle
 from shared.errors import ParityError, UsageError
 
 from . import __version__, caffe_stage, layout, netbuild, report_html, tolerances, verify
+from . import staging as staging_dir
 from .plan import Names
 from .planner import plan_net
 from .registry import Target
@@ -172,7 +173,7 @@ def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="aut
             log("in the HDF5 format a layer name cannot hold '/': %d helper layer(s) use '.' instead"
                 % len(renamed))
     text = netbuild.prototxt(plan)
-    staging = tempfile.mkdtemp(prefix=".tf2caffe-", dir=out_dir)
+    staging = staging_dir.make(out_dir)
     try:
         proto_path = os.path.join(staging, stem + ".prototxt")
         with open(proto_path, "w") as f:

@@ -136,10 +136,10 @@ def _rows(manifest, plan, m, ref_values, blobs):
 def convert_manual(bundle_path, out_dir, prototxt, map_path=None, log=None, plugins=(), target="auto"):
     """Fill your prototxt; returns the report dict. Raises a Tf2CaffeError subclass on any failure."""
     import shutil
-    import tempfile
     from shared.bundle import read_bundle
     from shared.errors import ParityError
     from . import __version__, caffe_stage, report_html, tolerances, verify
+    from . import staging as staging_dir
     from .convert import detect_target, file_stem
     from .planner import plan_net
     from .plugins import activate
@@ -155,7 +155,7 @@ def convert_manual(bundle_path, out_dir, prototxt, map_path=None, log=None, plug
     target = detect_target() if target in (None, "auto") else detect_target(target)
     plan = plan_net(manifest, bundle.node_arrays, target, where=bundle_path)
     os.makedirs(out_dir, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".tf2caffe-", dir=out_dir)
+    staging = staging_dir.make(out_dir)
     try:
         stem = file_stem(os.path.splitext(os.path.basename(prototxt))[0])
         proto_path = os.path.join(staging, stem + ".prototxt")

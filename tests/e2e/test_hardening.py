@@ -412,3 +412,7 @@ def test_a_killed_rerun_keeps_the_previous_conversion(tmp_path, big_bundle):
     assert sorted(after) == sorted(before)
     for name in before:
         assert after[name] == before[name], "%s changed" % name
+    left = staging_folders(out)
+    assert left, "the killed import's staging folder should still be there"
+    assert_parity(import_bundle(big_bundle, out))       # the next import clears the killed one's leftovers
+    assert staging_folders(out) == [], staging_folders(out)
