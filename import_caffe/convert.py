@@ -82,6 +82,26 @@ def _approximations(manifest, rows):
 _LAYOUT_NAMES = {layout.IMAGE: "NCHW", layout.SEQUENCE: "NC1L (TF's (N, L, C) as (N, C, 1, L))"}
 
 
+def input_layout_name(ref_layout):
+    """How a user feeds an input of this layout to the Caffe net (shown in the reports)."""
+    return _LAYOUT_NAMES.get(ref_layout.kind, "NC")
+
+
+def reference_feed(bundle, plan, blob_of_input=None):
+    """TF's reference values by tensor (outputs and activations) and the reference inputs in Caffe
+    layout, keyed by the Caffe input blob (the TF input name, or blob_of_input(name))."""
+    manifest = bundle.manifest
+    ref_values = {}
+    for part in ("outputs", "activations"):
+        ref_values.update(bundle.reference(part))
+    inputs = {}
+    for entry in manifest["inputs"]:
+        value = bundle.arrays[manifest["reference"]["inputs"][entry["tensor"]]]
+        blob = entry["name"] if blob_of_input is None else blob_of_input(entry["name"])
+        inputs[blob] = layout.activation_to_caffe(value, plan.refs[entry["tensor"]].layout)
+    return ref_values, inputs
+
+
 def file_stem(model_name):
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", model_name).lstrip(".")
     return stem or "model"
@@ -180,13 +200,7 @@ def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="aut
             f.write(text)
         weights_path = os.path.join(staging, weights_name)
         ref = manifest["reference"]
-        ref_values = {}
-        for part in ("outputs", "activations"):
-            ref_values.update(bundle.reference(part))
-        inputs = {}
-        for entry in manifest["inputs"]:
-            value = bundle.arrays[ref["inputs"][entry["tensor"]]]
-            inputs[entry["name"]] = layout.activation_to_caffe(value, plan.refs[entry["tensor"]].layout)
+        ref_values, inputs = reference_feed(bundle, plan)
         preacts = {}
         for node_name, key in ref.get("preactivations", {}).items():
             preacts[node_name] = bundle.arrays[key]
@@ -207,7 +221,7 @@ def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="aut
             "target_detail": {"name": target.name, "source": target.source, "optional_layers": target.layers()},
             "approximations": _approximations(manifest, rows),
             "inputs": [{"name": n, "caffe_shape": ["N"] + layout.caffe_shape(r.shape, r.layout),
-                        "tf_shape": ["N"] + r.shape, "layout": _LAYOUT_NAMES.get(r.layout.kind, "NC")}
+                        "tf_shape": ["N"] + r.shape, "layout": input_layout_name(r.layout)}
                        for n, r in plan.inputs],
             "outputs": output_rows, "layers": rows, "notes": plan.notes,
             "tolerances": {"default": {"rel": tolerances.DEFAULT.rel, "reason": tolerances.DEFAULT.reason}},

@@ -140,7 +140,7 @@ def convert_manual(bundle_path, out_dir, prototxt, map_path=None, log=None, plug
     from shared.errors import ParityError
     from . import __version__, caffe_stage, report_html, tolerances, verify
     from . import staging as staging_dir
-    from .convert import detect_target, file_stem
+    from .convert import detect_target, file_stem, input_layout_name, reference_feed
     from .planner import plan_net
     from .plugins import activate
     log = log or (lambda msg: None)
@@ -168,13 +168,7 @@ def convert_manual(bundle_path, out_dir, prototxt, map_path=None, log=None, plug
         log("filling your net (%d layers with weights) and running %d reference input(s)"
             % (len(m.fills), manifest["reference"]["batch"]))
         ref = manifest["reference"]
-        ref_values = {}
-        for part in ("outputs", "activations"):
-            ref_values.update(bundle.reference(part))
-        inputs = {}
-        for entry in manifest["inputs"]:
-            value = bundle.arrays[ref["inputs"][entry["tensor"]]]
-            inputs[m.inputs[entry["name"]]] = layout.activation_to_caffe(value, plan.refs[entry["tensor"]].layout)
+        ref_values, inputs = reference_feed(bundle, plan, m.inputs.__getitem__)
         wanted = sorted(set(b for b, _ in m.tensor_blobs.values() if b is not None))
         weights_name = stem + ".caffemodel"
         plan_to_fill = fill_plan(m)
@@ -196,7 +190,7 @@ def convert_manual(bundle_path, out_dir, prototxt, map_path=None, log=None, plug
                         "caffe_shape": ["N"] + layout.caffe_shape(plan.refs[e["tensor"]].shape,
                                                                   plan.refs[e["tensor"]].layout),
                         "tf_shape": ["N"] + list(plan.refs[e["tensor"]].shape),
-                        "layout": "NCHW" if plan.refs[e["tensor"]].layout.kind == layout.IMAGE else "NC",
+                        "layout": input_layout_name(plan.refs[e["tensor"]].layout),
                         "reference_range": {"min": float(inputs[m.inputs[e["name"]]].min()),
                                             "mean": float(inputs[m.inputs[e["name"]]].mean()),
                                             "max": float(inputs[m.inputs[e["name"]]].max())}}

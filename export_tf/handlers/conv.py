@@ -4,9 +4,9 @@ from ..registry import Node, Unsupported, register
 from .common import activation_attr, channels_last, pair, spatial_input
 
 
-def _conv_attrs(view, kernel_hw):
-    channels_last(view)
-    h, w, _ = spatial_input(view)
+def _window_settings(view):
+    """strides, dilation and padding of a 2-D convolution (one of strides / dilation is 1, as Keras
+    requires; valid or same padding)."""
     strides = pair(view.config.get("strides", 1))
     dilation = pair(view.config.get("dilation_rate", 1))
     if strides != [1, 1] and dilation != [1, 1]:
@@ -14,6 +14,13 @@ def _conv_attrs(view, kernel_hw):
     padding = view.config.get("padding", "valid")
     if padding not in ("valid", "same"):
         raise Unsupported("padding=%r" % padding)
+    return strides, dilation, padding
+
+
+def _conv_attrs(view, kernel_hw):
+    channels_last(view)
+    h, w, _ = spatial_input(view)
+    strides, dilation, padding = _window_settings(view)
     return {
         "kernel_size": list(kernel_hw),
         "strides": strides,
@@ -79,13 +86,7 @@ def conv2d_transpose(view):
     channels_last(view)
     h, w, _ = spatial_input(view)
     out_h, out_w, _ = view.output_shape
-    strides = pair(view.config.get("strides", 1))
-    dilation = pair(view.config.get("dilation_rate", 1))
-    if strides != [1, 1] and dilation != [1, 1]:
-        raise Unsupported("strides %r together with dilation %r" % (strides, dilation))
-    padding = view.config.get("padding", "valid")
-    if padding not in ("valid", "same"):
-        raise Unsupported("padding=%r" % padding)
+    strides, dilation, padding = _window_settings(view)
     output_padding = view.config.get("output_padding")
     kh, kw = int(kernel.shape[0]), int(kernel.shape[1])
     attrs = {
