@@ -4,8 +4,13 @@ process) becomes a clear error instead of killing the user's process.
 The weights are written from the plan's arrays by netbuild (in Caffe's binary or HDF5 format); the
 child then loads the generated prototxt + those files afresh, exactly as a user's Caffe will (Caffe
 checks every layer's blob count and shapes as it loads them), runs the reference inputs and writes
-the requested blobs to an .npz the parent reads back (allow_pickle=False).
+the requested blobs to an .npz the parent reads back (allow_pickle=False), or, given an `examine`
+function, hands the blobs to it in the child and returns only its JSON result: a parity check then
+compares every layer where Caffe's blobs are, instead of copying them all to the parent first.
+
+pycaffe itself is imported in the calling process (load_pycaffe), once: the child inherits it.
 """
+import json
 import os
 import re
 
@@ -43,8 +48,20 @@ def write_weights(plan, weights_path):
             raise ConversionError("could not write the weights %s (%s)" % (weights_path, exc.strerror or exc))
 
 
-def _child(prototxt_path, weights_path, inputs, wanted, result_path):
+def load_pycaffe():
+    """Import pycaffe into this process (once; a forked Caffe stage inherits it). Importing it runs no
+    Caffe net, so nothing here can hit a fatal CHECK."""
     import caffe
+    return caffe
+
+
+def layer_types():
+    """The layer types the Caffe here registers."""
+    return list(load_pycaffe().layer_type_list())
+
+
+def _child(prototxt_path, weights_path, inputs, wanted, result_path, examine):
+    caffe = load_pycaffe()
     caffe.set_mode_cpu()
     with progress.phase("loading the net and its weights in Caffe"):
         net = caffe.Net(prototxt_path, caffe.TEST, weights=weights_path)
@@ -59,20 +76,27 @@ def _child(prototxt_path, weights_path, inputs, wanted, result_path):
             net.forward()
         for i, blob in enumerate(wanted):
             results["b%d" % i] = net.blobs[blob].data
-    np.savez(result_path, **results)
+    if examine is not None:
+        blobs = dict((blob, results["b%d" % i]) for i, blob in enumerate(wanted) if inputs)
+        with open(result_path, "w") as f:
+            json.dump(examine(blobs), f)
+    else:
+        np.savez(result_path, **results)
 
 
-def run(plan, prototxt_path, weights_path, inputs, wanted, workdir, release_blobs=False):
+def run(plan, prototxt_path, weights_path, inputs, wanted, workdir, release_blobs=False, examine=None):
     """Write the plan's weights, load prototxt + weights in Caffe, run `inputs` (name -> NCHW array);
-    return {blob: array} for `wanted`. release_blobs=True empties the plan's blob lists once written,
-    so the Caffe child does not run beside a second copy of the weights."""
+    return {blob: array} for `wanted`, or, given examine, examine({blob: array}) as computed in the
+    Caffe child (it must return a JSON value). release_blobs=True empties the plan's blob lists once
+    written, so the Caffe child does not run beside a second copy of the weights."""
+    load_pycaffe()
     write_weights(plan, weights_path)
     if release_blobs:
         for layer in plan.layers:
             layer.blobs = []
-    result_path = os.path.join(workdir, "caffe-blobs.npz")
+    result_path = os.path.join(workdir, "caffe-blobs.npz" if examine is None else "caffe-result.json")
     log_path = os.path.join(workdir, "caffe-log.txt")
-    result = forked.run_forked(lambda: _child(prototxt_path, weights_path, inputs, wanted, result_path),
+    result = forked.run_forked(lambda: _child(prototxt_path, weights_path, inputs, wanted, result_path, examine),
                                stderr_path=log_path)   # Caffe's own log says why it aborted
     if result.signal is not None:
         raise ConversionError("Caffe aborted (signal %d) while loading or running the generated net: %s"
@@ -82,6 +106,9 @@ def run(plan, prototxt_path, weights_path, inputs, wanted, workdir, release_blob
         if result.error_type:
             message = "%s: %s" % (result.error_type, (result.message.splitlines() or [""])[0].strip())
         raise ConversionError("the Caffe stage failed: %s" % message)
+    if examine is not None:
+        with open(result_path) as f:
+            return json.load(f)
     with np.load(result_path, allow_pickle=False) as data:
         return dict((blob, data["b%d" % i]) for i, blob in enumerate(wanted) if inputs)
 

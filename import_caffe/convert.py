@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 
 from shared import progress
 from shared.bundle import read_bundle
@@ -21,26 +20,15 @@ from .registry import Target
 
 
 def caffe_layer_types():
-    """The layer types the Caffe here registers (caffe.layer_type_list()), asked in a forked child so
-    that loading pycaffe can neither crash nor linger in this process."""
-    from shared import forked
+    """The layer types the Caffe here registers (caffe.layer_type_list())."""
     from shared.errors import ConversionError
-    handle, path = tempfile.mkstemp(prefix="tf2caffe-layers-", suffix=".txt")
-    os.close(handle)
-
-    def child():
-        import caffe
-        with open(path, "w") as f:
-            f.write("\n".join(caffe.layer_type_list()))
     try:
-        result = forked.run_forked(child)
-        with open(path) as f:
-            types = f.read().split()
-    finally:
-        os.remove(path)
-    if not result.ok or not types:
-        raise ConversionError("could not list the layer types of the Caffe here (%s)"
-                              % (result.message.strip() or "signal %s" % result.signal))
+        types = caffe_stage.layer_types()
+    except ImportError as exc:
+        raise ConversionError("pycaffe cannot be imported here (%s); run the import where Caffe is (make import "
+                              "does)" % exc)
+    if not types:
+        raise ConversionError("the Caffe here lists no layer types")
     return types
 
 
@@ -121,7 +109,7 @@ def _rows(manifest, plan, ref_values, caffe_blobs, preacts):
             ref = plan.refs[node["outputs"][0]]
             caffe = caffe_blobs.get(_preact_blob(node))
             if caffe is not None:
-                caffe = layout.activation_to_tf(caffe, ref.layout, ref.shape)
+                caffe = layout.activation_view_in_tf(caffe, ref.layout, ref.shape)
             row = {"layer": node["name"], "type": node["source_type"] + " (before activation)", "op": node["op"],
                    "tensor": _preact_blob(node), "caffe_layers": [node["name"]], "shape": ref.shape,
                    "output": False, "blob": _preact_blob(node)}
@@ -135,7 +123,7 @@ def _rows(manifest, plan, ref_values, caffe_blobs, preacts):
                 ref = plan.refs[tensor]
                 caffe = caffe_blobs.get(ref.blob)
                 if caffe is not None:
-                    caffe = layout.activation_to_tf(caffe, ref.layout, ref.shape)
+                    caffe = layout.activation_view_in_tf(caffe, ref.layout, ref.shape)
                 row.update(verify.compare(ref_values[tensor], caffe, tol))
                 row["blob"] = ref.blob
             else:
@@ -156,7 +144,7 @@ def _accuracy(manifest, plan, ref_values, blobs, labels):
         if labels.shape[0] != tf_value.shape[0]:
             raise UsageError("%d labels for %d reference inputs" % (labels.shape[0], tf_value.shape[0]))
         ref = plan.refs[entry["tensor"]]
-        caffe = layout.activation_to_tf(blobs[ref.blob], ref.layout, ref.shape)
+        caffe = layout.activation_view_in_tf(blobs[ref.blob], ref.layout, ref.shape)
         tf_pred, caffe_pred = tf_value.argmax(axis=1), caffe.argmax(axis=1)
         out.append({"output": entry["name"], "inputs": int(labels.shape[0]),
                     "tf_accuracy": float((tf_pred == labels).mean()),
@@ -175,6 +163,8 @@ def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="aut
     activate(plugins)
     bundle = read_bundle(bundle_path)
     manifest = bundle.manifest
+    if labels is not None and labels.shape[0] != manifest["reference"]["batch"]:
+        raise UsageError("%d labels for %d reference inputs" % (labels.shape[0], manifest["reference"]["batch"]))
     target = detect_target(target)
     log("target %s" % target.describe())
     with progress.phase("planning the Caffe net"):   # each weight array is released once lowered
@@ -208,10 +198,15 @@ def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="aut
         wanted = sorted(set(plan.refs[t].blob for t in ref_values) | set(_preact_blob(nodes[n]) for n in preacts))
         log("writing the weights (%.0f MB), loading the Caffe net (%d layers) from its files, running %d "
             "reference input(s)" % (weight_bytes / 1e6, len(plan.layers), ref["batch"]))
-        blobs = caffe_stage.run(plan, proto_path, weights_path, inputs, wanted, staging, release_blobs=True)
-        with progress.phase("comparing every layer with TF"):
-            rows = _rows(manifest, plan, ref_values, blobs, preacts)
-        accuracy = _accuracy(manifest, plan, ref_values, blobs, labels) if labels is not None else None
+
+        def examine(blobs):     # in the Caffe child, where the blobs are: only the rows come back
+            with progress.phase("comparing every layer with TF"):
+                rows = _rows(manifest, plan, ref_values, blobs, preacts)
+            accuracy = _accuracy(manifest, plan, ref_values, blobs, labels) if labels is not None else None
+            return {"rows": rows, "accuracy": accuracy}
+        examined = caffe_stage.run(plan, proto_path, weights_path, inputs, wanted, staging, release_blobs=True,
+                                   examine=examine)
+        rows, accuracy = examined["rows"], examined["accuracy"]
         output_rows = [r for r in rows if r["output"]]
         summary = verify.summarize(rows, output_rows)
         report = {

@@ -110,15 +110,20 @@ def activation_to_caffe(x, layout):
 
 def activation_to_tf(x, layout, tf_shape):
     """A Caffe blob's data (batch first) in TF layout and shape."""
+    return np.ascontiguousarray(activation_view_in_tf(x, layout, tf_shape))
+
+
+def activation_view_in_tf(x, layout, tf_shape):
+    """activation_to_tf without the copy where a view will do (images, sequences): for reading only."""
     n = x.shape[0]
     if layout.kind == IMAGE:
-        return nchw_to_nhwc(x.reshape([n] + caffe_shape(tf_shape, layout)))
+        return np.transpose(x.reshape([n] + caffe_shape(tf_shape, layout)), (0, 2, 3, 1))
     if layout.kind == SEQUENCE:
-        return nc1l_to_nlc(x.reshape([n] + caffe_shape(tf_shape, layout)))
+        return np.transpose(x.reshape([n] + caffe_shape(tf_shape, layout))[:, :, 0, :], (0, 2, 1))
     x = x.reshape(n, -1)
     if layout.kind == FLAT_CHW:
         x = x[:, chw_to_hwc_order(*layout.hwc)]
-    return np.ascontiguousarray(x.reshape([n] + list(tf_shape)))
+    return x.reshape([n] + list(tf_shape))
 
 
 def tf_axes_in_caffe_order(layout):

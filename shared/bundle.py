@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import signal
+import struct
 import tempfile
 import zipfile
 
@@ -312,9 +313,14 @@ def _checked(path, key, spec, arr):
 
 
 class _NpzReader(object):
+    """Reads an .npz bundle's members straight from the file: zipfile only lists the members; each
+    array's bytes are read once, with readinto, into the array that keeps them (no intermediate bytes
+    object, no CRC-32 pass: the sha256 each array must match is the stronger check)."""
+
     def __init__(self, path):
         self.path = path
         self.zf = zipfile.ZipFile(path, "r")
+        self.raw = None
         self.names = dict((info.filename, info) for info in self.zf.infolist())
         packed = [n for n, info in self.names.items() if info.compress_type != zipfile.ZIP_STORED]
         if packed:  # what is read is then bounded by the file's size, not by what the manifest declares
@@ -327,6 +333,8 @@ class _NpzReader(object):
 
     def __exit__(self, *exc):
         self.zf.close()
+        if self.raw is not None:
+            self.raw.close()
 
     def members(self):
         return [n[:-4] for n in self.names if n != MANIFEST_MEMBER and n.endswith(".npy")] + \
@@ -341,41 +349,95 @@ class _NpzReader(object):
         return self.zf.read(info)
 
     def read(self, key, spec):
-        f, nbytes = self.open_array(key, spec)
-        with f:
-            data = f.read(nbytes)
-            if len(data) != nbytes:
+        """Array `key`, its header checked against spec first, read into a new array."""
+        info = self._info(key)
+        if self.raw is None:
+            self.raw = open(self.path, "rb", buffering=0)
+        f = self.raw
+        f.seek(info.header_offset)
+        local = f.read(_LOCAL_HEADER.size)
+        if len(local) != _LOCAL_HEADER.size:
+            raise BundleError("%s: array %r is truncated" % (self.path, key))
+        magic, flags, name_len, extra_len = _LOCAL_HEADER.unpack(local)
+        name = f.read(name_len).decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        if magic != NPZ_MAGIC or name != info.orig_filename:
+            raise BundleError("%s: array %r: the zip member's local header is damaged" % (self.path, key))
+        f.seek(extra_len, os.SEEK_CUR)
+        start = f.tell()
+        with _Bounded(f, info.file_size) as member:
+            nbytes = self._check_header(member, key, spec)
+        if f.tell() - start + nbytes != info.file_size:
+            raise BundleError("%s: array %r is truncated or padded (its zip member holds %d bytes, its header "
+                              "declares %d)" % (self.path, key, info.file_size, f.tell() - start + nbytes))
+        out = np.empty(spec["shape"], dtype=_F32)
+        view = memoryview(out.reshape(-1)).cast("B") if out.size else memoryview(b"")
+        done = 0
+        while done < nbytes:
+            n = f.readinto(view[done:])
+            if not n:
                 raise BundleError("%s: array %r is truncated" % (self.path, key))
-        return np.frombuffer(data, dtype=_F32).reshape(spec["shape"])
+            done += n
+        return out
 
     def open_array(self, key, spec):
         """The member of array `key`, positioned at its data after its header was checked against spec;
         returns (open member, data size in bytes)."""
-        info = self.names.get(key + ".npy")
-        if info is None:
-            raise BundleError("%s: array %r is declared in the manifest but missing" % (self.path, key))
-        f = self.zf.open(info)
+        f = self.zf.open(self._info(key))
         try:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
-                raise BundleError("%s: array %r uses unsupported .npy version %r" % (self.path, key, version))
-            if dtype.hasobject or dtype != _F32:
-                raise BundleError("%s: array %r has dtype %s, expected float32 (object arrays are never "
-                                  "loaded)" % (self.path, key, dtype))
-            if fortran:
-                raise BundleError("%s: array %r is stored in Fortran order, expected C order" % (self.path, key))
-            if list(shape) != spec["shape"]:
-                raise BundleError("%s: array %r has shape %r, the manifest declares %r"
-                                  % (self.path, key, list(shape), spec["shape"]))
-            nbytes = int(np.prod(shape, dtype=np.int64)) * 4
+            nbytes = self._check_header(f, key, spec)
         except BaseException:
             f.close()
             raise
         return f, nbytes
+
+    def _info(self, key):
+        info = self.names.get(key + ".npy")
+        if info is None:
+            raise BundleError("%s: array %r is declared in the manifest but missing" % (self.path, key))
+        return info
+
+    def _check_header(self, f, key, spec):
+        """Reads the .npy header from f and checks it against spec; returns the data size in bytes."""
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise BundleError("%s: array %r uses unsupported .npy version %r" % (self.path, key, version))
+        if dtype.hasobject or dtype != _F32:
+            raise BundleError("%s: array %r has dtype %s, expected float32 (object arrays are never "
+                              "loaded)" % (self.path, key, dtype))
+        if fortran:
+            raise BundleError("%s: array %r is stored in Fortran order, expected C order" % (self.path, key))
+        if list(shape) != spec["shape"]:
+            raise BundleError("%s: array %r has shape %r, the manifest declares %r"
+                              % (self.path, key, list(shape), spec["shape"]))
+        return int(np.prod(shape, dtype=np.int64)) * 4
+
+
+_LOCAL_HEADER = struct.Struct("<4s2xH18xHH")   # signature, flags, name length, extra length (zip spec 4.3.7)
+
+
+class _Bounded(object):
+    """A read-only file view that never reads past `limit` bytes from where it starts (the .npy header
+    parser reads with f.read(n); a damaged header must not read into the next member)."""
+
+    def __init__(self, f, limit):
+        self.f = f
+        self.left = limit
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def read(self, n=-1):
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.f.read(n)
+        self.left -= len(data)
+        return data
 
 
 class _H5Reader(object):
