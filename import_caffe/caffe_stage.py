@@ -10,9 +10,12 @@ compares every layer where Caffe's blobs are, instead of copying them all to the
 
 pycaffe itself is imported in the calling process (load_pycaffe), once: the child inherits it.
 """
+import importlib.util
 import json
 import os
 import re
+import sys
+import types
 
 import numpy as np
 
@@ -50,9 +53,53 @@ def write_weights(plan, weights_path):
 
 def load_pycaffe():
     """Import pycaffe into this process (once; a forked Caffe stage inherits it). Importing it runs no
-    Caffe net, so nothing here can hit a fatal CHECK."""
+    Caffe net, so nothing here can hit a fatal CHECK.
+
+    caffe/__init__.py imports caffe.io, whose image helpers import scikit-image, SciPy and matplotlib
+    at the top: about 0.8 s, for functions tf2caffe never calls. caffe.io is therefore registered
+    first as a module that loads the real one on its first use (by anything in this process)."""
+    if "caffe" not in sys.modules:
+        _defer_caffe_io()
     import caffe
     return caffe
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in sys.modules for a module whose import is deferred: the first attribute it lacks
+    (any function or constant of the real module) executes the real module and is looked up there."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        spec = self.__dict__["_deferred_spec"]
+        real = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = real
+        try:
+            spec.loader.exec_module(real)
+        except BaseException:
+            sys.modules[spec.name] = self
+            raise
+        parent = sys.modules.get(spec.name.rpartition(".")[0])
+        if parent is not None:
+            setattr(parent, spec.name.rpartition(".")[2], real)
+        self.__dict__.update(real.__dict__)
+        return getattr(real, name)
+
+
+def _defer_caffe_io():
+    try:
+        package = importlib.util.find_spec("caffe")      # finds the package without running it
+        if package is None or not package.submodule_search_locations:
+            return
+        path = os.path.join(list(package.submodule_search_locations)[0], "io.py")
+        spec = importlib.util.spec_from_file_location("caffe.io", path)
+        if spec is None or not os.path.isfile(path):
+            return
+    except (ImportError, ValueError, OSError):
+        return
+    module = _DeferredModule("caffe.io")
+    module.__dict__.update(__spec__=spec, __file__=path, __loader__=spec.loader, _deferred_spec=spec)
+    sys.modules["caffe.io"] = module
 
 
 def layer_types():

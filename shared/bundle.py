@@ -224,15 +224,37 @@ def _read(path, reader, arrays):
             if arrays:
                 total = sum(4 * int(np.prod(spec["shape"], dtype=np.int64)) for spec in declared.values())
                 with progress.phase("reading and checking %s" % os.path.basename(path), total, "B") as shown:
-                    for key, spec in declared.items():
-                        loaded[key] = _checked(path, key, spec, src.read(key, spec))
-                        shown.advance(loaded[key].nbytes)
+                    _read_checked(path, src, declared, loaded, shown)
     except BundleError:
         raise
     except Exception as exc:  # zipfile/h5py/numpy failures on corrupt input
         raise BundleError("%s: corrupt or truncated bundle (%s: %s)"
                           % (path, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else ""))
     return manifest, loaded
+
+
+def _read_checked(path, src, declared, loaded, shown):
+    """Read every declared array into `loaded`, each checked (_checked) by a worker thread while the next
+    one is read: hashing and the finiteness check release the GIL, so reading and checking overlap."""
+    from concurrent.futures import ThreadPoolExecutor
+    pool = ThreadPoolExecutor(_CHECKERS)
+    pending = []
+    try:
+        for key, spec in declared.items():
+            arr = src.read(key, spec)
+            loaded[key] = arr
+            pending.append(pool.submit(_checked, path, key, spec, arr))
+            while pending and (pending[0].done() or len(pending) > 2 * _CHECKERS):
+                shown.advance(pending.pop(0).result().nbytes)    # re-raises the first failure in order
+        for future in pending:
+            shown.advance(future.result().nbytes)
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
+
+
+_CHECKERS = 2
 
 
 def _probe_in_child(path, reader, arrays):
