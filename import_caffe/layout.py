@@ -147,7 +147,7 @@ def caffe_axis(tf_axis, layout):
 
 def conv_kernel(kernel):
     """Conv2D kernel TF (kh, kw, in, out) -> Caffe Convolution (out, in, kh, kw)."""
-    return np.ascontiguousarray(np.transpose(kernel, (3, 2, 0, 1)))
+    return rearranged(kernel, (3, 2, 0, 1), (kernel.shape[3], kernel.shape[2], kernel.shape[0], kernel.shape[1]))
 
 
 def depthwise_kernel(kernel):
@@ -157,23 +157,86 @@ def depthwise_kernel(kernel):
     return np.ascontiguousarray(np.transpose(kernel, (2, 3, 0, 1)).reshape(cin * mult, 1, kh, kw))
 
 
-def dense_kernel(kernel):
-    """Dense kernel TF (in, out) -> Caffe InnerProduct (out, in)."""
-    return np.ascontiguousarray(kernel.T)
-
-
 def dense_kernel_after_flatten(kernel, hwc):
     """Dense kernel TF (H*W*C, out) reading an HWC-flattened tensor -> Caffe InnerProduct (out, C*H*W)
-    reading the CHW-flattened blob: reshape (H, W, C, out), transpose (out, C, H, W), reshape."""
+    reading the CHW-flattened blob: (H*W, C, out) transposed to (out, C, H*W)."""
     h, w, c = hwc
     out = kernel.shape[1]
-    return np.ascontiguousarray(kernel.reshape(h, w, c, out).transpose(3, 2, 0, 1).reshape(out, c * h * w))
+    return rearranged(kernel.reshape(h * w, c, out), (2, 1, 0), (out, c * h * w))
+
+
+def dense_kernel(kernel):
+    """Dense kernel TF (in, out) -> Caffe InnerProduct (out, in)."""
+    return rearranged(kernel, (1, 0), (kernel.shape[1], kernel.shape[0]))
 
 
 def dense_kernel_as_conv1x1(kernel):
     """Dense kernel TF (C, out) applied to the channel axis of an image -> Caffe 1x1 Convolution
     (out, C, 1, 1)."""
-    return np.ascontiguousarray(kernel.T[:, :, None, None])
+    return rearranged(kernel, (1, 0), (kernel.shape[1], kernel.shape[0], 1, 1))
+
+
+# Weight blobs this large are not rearranged in memory: copying 500 MB into fresh memory costs about as
+# much in page faults as in copying. They stay views of the bundle's arrays until the weights writer
+# copies them, block by block, through small buffers (netbuild).
+LAZY_BYTES = 1 << 20
+
+
+def rearranged(source, perm, shape):
+    """The Caffe blob of `shape` whose elements, in C order, are source.transpose(perm)'s: an array, or
+    for LAZY_BYTES and more a Rearranged that is copied only as it is written."""
+    if source.nbytes < LAZY_BYTES:
+        return np.ascontiguousarray(np.transpose(source, perm)).reshape(shape)
+    return Rearranged(source, perm, shape)
+
+
+class Rearranged(object):
+    """A weight blob in Caffe layout that is a transposition of a TF array, not copied yet: shape, size,
+    nbytes, ndim and dtype like an array's; np.asarray(blob) copies it whole; blocks() yields it in
+    pieces of whole rows (rows: the first Caffe axis). perm[0] must be the source's last axis (TF keeps
+    the output channels last), so a piece reads contiguous runs of the source, then transposes them
+    within the cache."""
+
+    BLOCK_BYTES = 4 << 20
+
+    def __init__(self, source, perm, shape):
+        self.source = source
+        self.perm = tuple(perm)
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = source.dtype
+        self.size = int(source.size)
+        self.nbytes = int(source.nbytes)
+        self.ndim = len(self.shape)
+        if self.perm[0] != source.ndim - 1 or sorted(self.perm) != list(range(source.ndim)):
+            raise ValueError("Rearranged: perm %r must start with the source's last axis" % (self.perm,))
+        if int(np.prod(self.shape, dtype=np.int64)) != self.size or self.shape[0] != source.shape[-1]:
+            raise ValueError("Rearranged: shape %r does not fit %r" % (self.shape, source.shape))
+
+    def __array__(self, dtype=None):
+        out = np.ascontiguousarray(np.transpose(self.source, self.perm)).reshape(self.shape)
+        return out if dtype is None else out.astype(dtype)
+
+    def astype(self, dtype):
+        return np.asarray(self).astype(dtype)
+
+    def blocks(self, buffers=1):
+        """(first row, array of whole rows) in order, through `buffers` reused buffers in turn: a piece
+        stays valid until `buffers` more pieces have been produced."""
+        rows = self.shape[0]
+        if not self.size:
+            return
+        step = max(1, self.BLOCK_BYTES // (self.nbytes // rows))
+        width = min(step, rows)
+        gathered = [np.empty(self.source.shape[:-1] + (width,), self.dtype) for _ in range(buffers)]
+        pieces = [np.empty((width,) + self.shape[1:], self.dtype) for _ in range(buffers)]
+        moved = tuple(self.source.shape[i] for i in self.perm[1:])
+        for n, start in enumerate(range(0, rows, step)):
+            count = min(step, rows - start)
+            tmp = gathered[n % buffers][..., :count]
+            tmp[...] = self.source[..., start:start + count]           # contiguous runs of `count` values
+            piece = pieces[n % buffers][:count]
+            piece.reshape((count,) + moved)[...] = np.transpose(tmp, self.perm)
+            yield start, piece
 
 
 def conv1d_kernel(kernel):

@@ -88,8 +88,62 @@ def _blob_header(numbers, shape, nbytes):
 
 
 def _as_f32(blob):
+    """A plan blob as it is written: a float32 array, or a layout.Rearranged (written by its blocks)."""
+    if hasattr(blob, "blocks"):
+        if blob.dtype != "<f4":
+            raise ValueError("a rearranged blob must be float32, found %s" % blob.dtype)
+        return blob
     import numpy as np
     return np.ascontiguousarray(blob, dtype="<f4")
+
+
+def _pieces(blob):
+    """The blob's data in Caffe's (C) order, as (first row, array) pieces; rearranged blobs are copied a
+    block at a time by a worker thread while the previous block is written (numpy's copies and file
+    writes both release the GIL)."""
+    if not hasattr(blob, "blocks"):
+        if blob.size:
+            yield 0, blob
+        return
+    import queue
+    import threading
+    pieces = queue.Queue(maxsize=1)     # with 3 buffers: one written, one queued, one being filled
+    stop = threading.Event()
+    failure = []
+
+    def produce():
+        try:
+            for piece in blob.blocks(buffers=3):
+                while not stop.is_set():
+                    try:
+                        pieces.put(piece, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:     # handed to the writing thread
+            failure.append(exc)
+        pieces.put(None)
+
+    worker = threading.Thread(target=produce, name="tf2caffe-blob-blocks", daemon=True)
+    worker.start()
+    try:
+        while True:
+            piece = pieces.get()
+            if piece is None:
+                break
+            yield piece
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                pieces.get_nowait()
+            except queue.Empty:
+                pass
+            worker.join(0.05)
 
 
 def weight_bytes(plan):
@@ -116,10 +170,10 @@ def write_caffemodel(plan, path, progress=None):
             f.write(_key(numbers["net.layer"]) + _varint(body) + head)
             for part, blob, size in zip(parts, blobs, sizes):
                 f.write(_key(numbers["layer.blobs"]) + _varint(size) + part)
-                if blob.nbytes:
-                    f.write(memoryview(blob).cast("B"))
-                if progress is not None:
-                    progress.advance(blob.nbytes)
+                for _, piece in _pieces(blob):
+                    f.write(memoryview(piece.reshape(-1)).cast("B"))
+                    if progress is not None:
+                        progress.advance(piece.nbytes)
 
 
 def hdf5_names(plan):
@@ -160,6 +214,11 @@ def write_caffemodel_h5(plan, path, progress=None):
             group = data.create_group(layer.name)
             for i, blob in enumerate(layer.blobs):
                 blob = _as_f32(blob)
-                group.create_dataset(str(i), data=blob)
-                if progress is not None:
-                    progress.advance(blob.nbytes)
+                dataset = group.create_dataset(str(i), shape=blob.shape, dtype="<f4")
+                for start, piece in _pieces(blob):
+                    if piece.ndim:
+                        dataset[start:start + piece.shape[0]] = piece
+                    else:
+                        dataset[()] = piece
+                    if progress is not None:
+                        progress.advance(piece.nbytes)

@@ -15,6 +15,7 @@ Writing goes to a temporary file in the target folder that is renamed into place
 """
 import hashlib
 import json
+import mmap
 import os
 import signal
 import struct
@@ -335,14 +336,19 @@ def _checked(path, key, spec, arr):
 
 
 class _NpzReader(object):
-    """Reads an .npz bundle's members straight from the file: zipfile only lists the members; each
-    array's bytes are read once, with readinto, into the array that keeps them (no intermediate bytes
-    object, no CRC-32 pass: the sha256 each array must match is the stronger check)."""
+    """Reads an .npz bundle's members straight from the file: zipfile only lists the members. Each array
+    is a read-only view of the file, mapped into memory (no copy, no freshly allocated memory for the
+    weights; the page cache holds them once), checked like any other (_checked: sha256, finite). An
+    array whose data does not start at a multiple of 4 bytes in the file is read with readinto into
+    an array of its own instead. No CRC-32 pass: the sha256 each array must match is the stronger check.
+    (A mapped file that another program truncates during the import is a crash, not an error message.)"""
 
     def __init__(self, path):
         self.path = path
         self.zf = zipfile.ZipFile(path, "r")
         self.raw = None
+        self.map = None
+        self.size = None
         self.names = dict((info.filename, info) for info in self.zf.infolist())
         packed = [n for n, info in self.names.items() if info.compress_type != zipfile.ZIP_STORED]
         if packed:  # what is read is then bounded by the file's size, not by what the manifest declares
@@ -357,6 +363,7 @@ class _NpzReader(object):
         self.zf.close()
         if self.raw is not None:
             self.raw.close()
+        self.map = None     # the arrays hold the mapping; it closes when the last of them is gone
 
     def members(self):
         return [n[:-4] for n in self.names if n != MANIFEST_MEMBER and n.endswith(".npy")] + \
@@ -391,6 +398,15 @@ class _NpzReader(object):
         if f.tell() - start + nbytes != info.file_size:
             raise BundleError("%s: array %r is truncated or padded (its zip member holds %d bytes, its header "
                               "declares %d)" % (self.path, key, info.file_size, f.tell() - start + nbytes))
+        data_at = f.tell()
+        if self.size is None:
+            self.size = os.fstat(f.fileno()).st_size
+        if data_at + nbytes > self.size:
+            raise BundleError("%s: array %r is truncated" % (self.path, key))
+        if nbytes and data_at % _F32.itemsize == 0:
+            if self.map is None:
+                self.map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            return np.frombuffer(self.map, dtype=_F32, count=nbytes // 4, offset=data_at).reshape(spec["shape"])
         out = np.empty(spec["shape"], dtype=_F32)
         view = memoryview(out.reshape(-1)).cast("B") if out.size else memoryview(b"")
         done = 0

@@ -103,3 +103,26 @@ def test_a_blob_of_the_wrong_shape_is_refused_by_caffe(tmp_path):
     with pytest.raises(ConversionError) as info:
         caffe_stage.run(plan, proto, str(tmp_path / "net.caffemodel"), {}, [], str(tmp_path))
     assert "layer 'conv'; shape mismatch" in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("name", ["net.caffemodel", "net.caffemodel.h5"])
+def test_rearranged_blobs_are_written_block_by_block(tmp_path, monkeypatch, name):
+    """Large kernels stay TF-layout views (layout.Rearranged) until the writer copies them a few rows at a
+    time: Caffe must load exactly the transposed kernels, whatever the block size."""
+    from import_caffe import layout
+    monkeypatch.setattr(layout, "LAZY_BYTES", 0)
+    monkeypatch.setattr(layout.Rearranged, "BLOCK_BYTES", 3 * 27 * 4)    # 3 rows of the conv kernel a block
+    rng = np.random.RandomState(2)
+    conv_tf = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)          # (kh, kw, in, out)
+    fc_tf = rng.standard_normal((64, 5)).astype(np.float32)                  # (4*4*4 HWC, out) after flatten
+    plan = sample_plan()
+    conv, fc = plan.layers[1], plan.layers[4]
+    conv.blobs[0] = layout.conv_kernel(conv_tf)
+    fc.blobs[0] = layout.dense_kernel_after_flatten(fc_tf, (4, 4, 4))
+    assert isinstance(conv.blobs[0], layout.Rearranged) and isinstance(fc.blobs[0], layout.Rearranged)
+    expected_conv = np.transpose(conv_tf, (3, 2, 0, 1))
+    expected_fc = fc_tf.reshape(4, 4, 4, 5).transpose(3, 2, 0, 1).reshape(5, 64)
+    _, _, net = write_and_load(tmp_path, plan, name)
+    np.testing.assert_array_equal(net.params[conv.name][0].data, expected_conv)
+    np.testing.assert_array_equal(net.params[fc.name][0].data, expected_fc)
+    assert_loaded(net, plan)

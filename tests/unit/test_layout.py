@@ -446,3 +446,49 @@ def test_depthwise1d_kernel_is_a_1xk_depthwise_kernel():
     tf_out = tf_depthwise(x[:, None], kernel[None], (1, 1))[:, 0]
     caffe_out = caffe_conv(to_nc1l(x), layout.depthwise1d_kernel(kernel), (1, 1), group=3)
     np.testing.assert_allclose(caffe_out, to_nc1l(tf_out), rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------ large kernels: Rearranged, not copied
+
+LAZY_CASES = [
+    ("conv", lambda k: layout.conv_kernel(k), (3, 3, 5, 7), lambda k: np.transpose(k, (3, 2, 0, 1))),
+    ("dense", lambda k: layout.dense_kernel(k), (11, 6), lambda k: k.T),
+    ("flatten", lambda k: layout.dense_kernel_after_flatten(k, (2, 3, 4)), (24, 5),
+     lambda k: k.reshape(2, 3, 4, 5).transpose(3, 2, 0, 1).reshape(5, 24)),
+    ("conv1x1", lambda k: layout.dense_kernel_as_conv1x1(k), (9, 4), lambda k: k.T[:, :, None, None]),
+]
+
+
+@pytest.mark.parametrize("name, make, shape, expected", LAZY_CASES, ids=[c[0] for c in LAZY_CASES])
+@pytest.mark.parametrize("block_rows", [1, 2, 3, 100])
+def test_rearranged_blocks_give_the_transposed_kernel(monkeypatch, name, make, shape, expected, block_rows):
+    monkeypatch.setattr(layout, "LAZY_BYTES", 0)
+    kernel = np.random.RandomState(len(shape)).standard_normal(shape).astype(np.float32)
+    blob = make(kernel)
+    want = np.ascontiguousarray(expected(kernel))
+    assert isinstance(blob, layout.Rearranged)
+    assert (blob.shape, blob.size, blob.nbytes, blob.ndim) == (want.shape, want.size, want.nbytes, want.ndim)
+    np.testing.assert_array_equal(np.asarray(blob), want)
+    monkeypatch.setattr(layout.Rearranged, "BLOCK_BYTES", block_rows * want.nbytes // want.shape[0])
+    for buffers in (1, 3):
+        rows, got = 0, []
+        for start, piece in blob.blocks(buffers=buffers):
+            assert start == rows and piece.flags.c_contiguous and piece.shape[1:] == want.shape[1:]
+            rows += piece.shape[0]
+            got.append(piece.copy())
+        np.testing.assert_array_equal(np.concatenate(got), want)
+
+
+def test_small_kernels_are_plain_arrays_and_the_source_is_never_written():
+    small = np.ones((3, 3, 2, 4), np.float32)
+    assert isinstance(layout.conv_kernel(small), np.ndarray)
+    big = np.arange(512 * 1024, dtype=np.float32).reshape(1024, 512)
+    big.flags.writeable = False             # bundle arrays are read-only views of the file
+    blob = layout.dense_kernel(big)
+    assert isinstance(blob, layout.Rearranged)
+    np.testing.assert_array_equal(np.concatenate([p.copy() for _, p in blob.blocks()]), big.T)
+
+
+def test_rearranged_refuses_a_permutation_that_does_not_lead_with_the_output_axis():
+    with pytest.raises(ValueError):
+        layout.Rearranged(np.zeros((4, 5), np.float32), (0, 1), (4, 5))
