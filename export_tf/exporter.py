@@ -11,7 +11,7 @@ from shared.unsupported import format_unsupported
 from . import __version__
 from .graph import flatten_model
 from .loader import load_model
-from .reference import check_against_model, evaluate, make_inputs, preactivation
+from .reference import check_against_model, evaluate, make_inputs, needs_preactivation, preactivation
 from .registry import TENSOR, LayerView, Unsupported, handler_for, supported_classes
 
 INPUT_CLASSES = ("InputLayer",)
@@ -100,7 +100,7 @@ def build_manifest(model, graph, source, inputs, values, activations=True):
             key = _array_key("w", "%s/%s" % (gnode.name, role), taken)
             arrays[key] = value
             keys[role] = key
-        if activations and isinstance(result.attrs.get("activation"), dict):
+        if activations and needs_preactivation(result.attrs.get("activation")):
             preacts[gnode.name] = preactivation(gnode, values)
         nodes.append({"name": gnode.name, "op": result.op, "source_type": kind, "inputs": list(gnode.inputs),
                       "outputs": list(gnode.outputs), "attrs": result.attrs, "arrays": keys})

@@ -156,9 +156,39 @@ def check_against_model(model, graph, inputs, values):
         values[tid] = expected
 
 
+# Fused activations whose own output shows any error of the layer before them: each passes its input on
+# with a slope of about 1 or more over an unbounded part of its range (where a wrong value of the layer
+# shows as much in the activation's output as before it), does not normalise across values, and what it
+# flattens (relu's negatives, elu's saturated tail, ...) reaches no later layer either. Their output is
+# compared anyway, so storing and comparing the layer's values before them too adds nothing.
+# Every other activation gets them stored (needs_preactivation): softmax (shift invariant and
+# normalising), sigmoid, tanh, softsign, hard_sigmoid, clip/hard_tanh, relu6 or a relu with a max_value
+# (saturating: errors of saturated values vanish on the reference inputs, yet show on others),
+# exponential (squashes every negative value towards 0), and any activation not named here.
+SHOWS_LAYER_ERRORS = frozenset((
+    "relu",             # also leaky and thresholded; with a max_value it clips (see needs_preactivation)
+    "elu", "selu", "celu", "gelu", "silu", "mish", "hard_silu",
+    "softplus", "sparse_plus", "squareplus", "log_sigmoid",        # log_sigmoid(x) = -softplus(-x)
+    "tanh_shrink", "soft_shrink", "hard_shrink",
+))
+
+
+def needs_preactivation(activation):
+    """Whether a node with this fused activation (its manifest attrs["activation"]: canonical
+    attributes, None for linear) gets its output before the activation stored in the bundle, for the
+    report to compare the layer itself (logits, not only a softmax): see SHOWS_LAYER_ERRORS."""
+    if not isinstance(activation, dict):
+        return False
+    function = activation.get("function")
+    if function == "relu" and activation.get("max_value") is not None:
+        return True
+    return function not in SHOWS_LAYER_ERRORS
+
+
 def preactivation(gnode, values):
     """The layer's output before its fused activation, computed by TF itself (the activation is
-    swapped for linear for one call). Lets the report compare logits, not only a softmax."""
+    swapped for linear for one call). Lets the report compare logits, not only a softmax; stored only
+    where needs_preactivation says the activation can hide an error of the layer."""
     layer = gnode.layer
     if type(layer).__module__.startswith("tf_keras"):
         import tf_keras as k

@@ -65,9 +65,17 @@ def test_every_activation_on_images_and_vectors(check):
     assert all(a["max_rel"] < 1e-6 for a in gelu), gelu       # the erf approximation, measured
 
 
+# Fused activations after which the layer's values before the activation are stored and compared too:
+# those that saturate, normalise or squash (export_tf.reference.needs_preactivation); after the others
+# the activation's own output, compared anyway, shows the layer's errors.
+COMPARED_BEFORE = ["relu6", "sigmoid", "tanh", "softmax", "softsign", "hard_sigmoid", "exponential", "hard_tanh",
+                   "sparse_sigmoid"]
+
+
 def test_fused_activations(check):
     """Every named activation as Conv2D's and Dense's `activation=`; the kernels are large so the
-    pre-activations (compared too) spread over +-10."""
+    pre-activations spread over +-10. The layers before a saturating or normalising activation are
+    compared on their own (logits before a softmax), the others through their activation's output."""
     image = keras.Input((5, 5, 3), name="image")
     vector = keras.Input((8,), name="features")
     init = keras.initializers.RandomNormal(stddev=1.0, seed=1)
@@ -78,6 +86,8 @@ def test_fused_activations(check):
     outs.append(layers.Dense(4, activation=gelu_approximate, kernel_initializer=init, name="dense_gelu_tanh")(vector))
     report = check(keras.Model([image, vector], outs))
     assert sorted(a["layer"] for a in report["approximations"]) == ["conv_gelu", "dense_gelu"]
+    before = [r["layer"] for r in report["layers"] if r["type"].endswith("(before activation)")]
+    assert sorted(before) == sorted(p + n for n in COMPARED_BEFORE for p in ("conv_", "dense_"))
 
 
 def test_prelu_shared_axes(check):
