@@ -1,9 +1,9 @@
 """The one place pycaffe runs: in a forked child, so a Caffe fatal CHECK (which aborts the whole
 process) becomes a clear error instead of killing the user's process.
 
-The weights are written from the plan's arrays by netbuild (in Caffe's binary or HDF5 format); the
-child then loads the generated prototxt + those files afresh, exactly as a user's Caffe will (Caffe
-checks every layer's blob count and shapes as it loads them), runs the reference inputs and writes
+The weights are written from the plan's arrays by netbuild (in Caffe's binary or HDF5 format) while
+the child builds the net from the generated prototxt; the child then loads those files afresh, exactly
+as a user's Caffe will (Caffe checks every layer's blob count and shapes as it loads them), runs the reference inputs and writes
 the requested blobs to an .npz the parent reads back (allow_pickle=False), or, given an `examine`
 function, hands the blobs to it in the child and returns only its JSON result: a parity check then
 compares every layer where Caffe's blobs are, instead of copying them all to the parent first.
@@ -107,11 +107,14 @@ def layer_types():
     return list(load_pycaffe().layer_type_list())
 
 
-def _child(prototxt_path, weights_path, inputs, wanted, result_path, examine):
+def _child(prototxt_path, weights_path, inputs, wanted, result_path, examine, go):
     caffe = load_pycaffe()
     caffe.set_mode_cpu()
-    with progress.phase("loading the net and its weights in Caffe"):
-        net = caffe.Net(prototxt_path, caffe.TEST, weights=weights_path)
+    net = caffe.Net(prototxt_path, caffe.TEST)      # built while the parent writes the weights
+    if os.read(go, 1) != b"1":                      # the parent gave up: nothing to load
+        return
+    with progress.phase("loading the weights in Caffe"):
+        net.copy_from(weights_path)                 # Caffe checks every blob's count and shape here
     results = {}
     if inputs:
         with progress.phase("running the reference inputs in Caffe"):
@@ -137,14 +140,30 @@ def run(plan, prototxt_path, weights_path, inputs, wanted, workdir, release_blob
     Caffe child (it must return a JSON value). release_blobs=True empties the plan's blob lists once
     written, so the Caffe child does not run beside a second copy of the weights."""
     load_pycaffe()
-    write_weights(plan, weights_path)
-    if release_blobs:
-        for layer in plan.layers:
-            layer.blobs = []
     result_path = os.path.join(workdir, "caffe-blobs.npz" if examine is None else "caffe-result.json")
     log_path = os.path.join(workdir, "caffe-log.txt")
-    result = forked.run_forked(lambda: _child(prototxt_path, weights_path, inputs, wanted, result_path, examine),
-                               stderr_path=log_path)   # Caffe's own log says why it aborted
+    go_read, go_write = os.pipe()       # one byte once the weights are written
+
+    def child():
+        os.close(go_write)
+        _child(prototxt_path, weights_path, inputs, wanted, result_path, examine, go_read)
+    stage = forked.start_forked(child, stderr_path=log_path)   # Caffe's own log says why it aborted
+    os.close(go_read)
+    try:
+        write_weights(plan, weights_path)
+        if release_blobs:
+            for layer in plan.layers:
+                layer.blobs = []
+        try:
+            os.write(go_write, b"1")
+        except OSError:         # the child has ended already (Caffe refused the net): its result says why
+            pass
+    except BaseException:
+        stage.kill()
+        raise
+    finally:
+        os.close(go_write)
+    result = stage.wait()
     if result.signal is not None:
         raise ConversionError("Caffe aborted (signal %d) while loading or running the generated net: %s"
                               % (result.signal, _check_line(log_path)))

@@ -212,7 +212,7 @@ class Rearranged(object):
         if int(np.prod(self.shape, dtype=np.int64)) != self.size or self.shape[0] != source.shape[-1]:
             raise ValueError("Rearranged: shape %r does not fit %r" % (self.shape, source.shape))
 
-    def __array__(self, dtype=None):
+    def __array__(self, dtype=None, copy=None):        # always a new array (numpy 2 passes copy=)
         out = np.ascontiguousarray(np.transpose(self.source, self.perm)).reshape(self.shape)
         return out if dtype is None else out.astype(dtype)
 

@@ -32,6 +32,56 @@ def run_forked(func, stderr_path=None):
     """Call func() in a forked child with stdout silenced and stderr sent to stderr_path (or silenced).
     Its return value is dropped: a child hands results back through files. Ctrl-C in the parent kills
     the child and propagates."""
+    return start_forked(func, stderr_path).wait()
+
+
+class Child(object):
+    """A forked child started by start_forked; wait() reaps it and returns its ChildResult."""
+
+    def __init__(self, pid, read_end):
+        self.pid = pid
+        self.read_end = read_end
+        self.result = None
+
+    def wait(self):
+        if self.result is not None:
+            return self.result
+        try:
+            chunks = []
+            while True:
+                chunk = os.read(self.read_end, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            _, status = os.waitpid(self.pid, 0)
+        except BaseException:
+            self.kill()
+            raise
+        finally:
+            os.close(self.read_end)
+        if os.WIFSIGNALED(status):
+            self.result = ChildResult(signal=os.WTERMSIG(status))
+        else:
+            text = b"".join(chunks).decode("utf-8", "replace")
+            error_type, _, message = text.partition("\n") if text else (None, "", "")
+            self.result = ChildResult(exit_code=os.WEXITSTATUS(status), error_type=error_type or None,
+                                      message=message)
+        return self.result
+
+    def kill(self):
+        """Kill and reap the child (when the parent gives up on it)."""
+        if self.result is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.result = ChildResult(signal=signal.SIGKILL)
+
+
+def start_forked(func, stderr_path=None):
+    """run_forked without the wait: the child runs func() while the caller goes on; Child.wait() (or
+    Child.kill()) must follow."""
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()
@@ -55,22 +105,4 @@ def run_forked(func, stderr_path=None):
         finally:
             os._exit(code)
     os.close(write_end)
-    try:
-        chunks = []
-        while True:
-            chunk = os.read(read_end, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        _, status = os.waitpid(pid, 0)
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise
-    finally:
-        os.close(read_end)
-    if os.WIFSIGNALED(status):
-        return ChildResult(signal=os.WTERMSIG(status))
-    text = b"".join(chunks).decode("utf-8", "replace")
-    error_type, _, message = text.partition("\n") if text else (None, "", "")
-    return ChildResult(exit_code=os.WEXITSTATUS(status), error_type=error_type or None, message=message)
+    return Child(pid, read_end)
