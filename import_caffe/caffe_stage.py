@@ -39,14 +39,15 @@ def hdf5_threshold():
     return HDF5_THRESHOLD_BYTES
 
 
-def write_weights(plan, weights_path):
-    """Write plan's weights to weights_path: Caffe's HDF5 format for a .h5 name, else binary protobuf."""
+def write_weights(plan, weights_path, release=False):
+    """Write plan's weights to weights_path: Caffe's HDF5 format for a .h5 name, else binary protobuf.
+    release=True empties each layer's blob list as soon as it is written."""
     with progress.phase("writing the weights", netbuild.weight_bytes(plan), "B") as p:
         try:
             if weights_path.endswith(".h5"):
-                netbuild.write_caffemodel_h5(plan, weights_path, p)
+                netbuild.write_caffemodel_h5(plan, weights_path, p, release)
             else:
-                netbuild.write_caffemodel(plan, weights_path, p)
+                netbuild.write_caffemodel(plan, weights_path, p, release)
         except OSError as exc:
             raise ConversionError("could not write the weights %s (%s)" % (weights_path, exc.strerror or exc))
 
@@ -150,10 +151,7 @@ def run(plan, prototxt_path, weights_path, inputs, wanted, workdir, release_blob
     stage = forked.start_forked(child, stderr_path=log_path)   # Caffe's own log says why it aborted
     os.close(go_read)
     try:
-        write_weights(plan, weights_path)
-        if release_blobs:
-            for layer in plan.layers:
-                layer.blobs = []
+        write_weights(plan, weights_path, release=release_blobs)
         try:
             os.write(go_write, b"1")
         except OSError:         # the child has ended already (Caffe refused the net): its result says why

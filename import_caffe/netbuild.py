@@ -150,9 +150,10 @@ def weight_bytes(plan):
     return sum(4 * int(b.size) for layer in plan.layers for b in layer.blobs)
 
 
-def write_caffemodel(plan, path, progress=None):
+def write_caffemodel(plan, path, progress=None, release=False):
     """Write plan's weights as a binary NetParameter (.caffemodel), as net.save() would: each layer with
-    its definition (TEST phase) and its blobs, streamed from the arrays without copying them."""
+    its definition (TEST phase) and its blobs, streamed from the arrays without copying them.
+    release=True empties each layer's blob list once written (the memory goes as the file grows)."""
     from caffe.proto import caffe_pb2
     numbers = _numbers()
     with open(path, "wb") as f:
@@ -174,6 +175,9 @@ def write_caffemodel(plan, path, progress=None):
                     f.write(memoryview(piece.reshape(-1)).cast("B"))
                     if progress is not None:
                         progress.advance(piece.nbytes)
+            if release:
+                layer.blobs = []
+                blobs = blob = piece = None
 
 
 def hdf5_names(plan):
@@ -201,10 +205,10 @@ def hdf5_names(plan):
     return renamed
 
 
-def write_caffemodel_h5(plan, path, progress=None):
+def write_caffemodel_h5(plan, path, progress=None, release=False):
     """Write plan's weights in Caffe's HDF5 format (.caffemodel.h5), as net.save_hdf5() would: a group
     /data/<layer> per layer (hdf5_names first) holding datasets '0', '1', ... (no /diff, as without
-    write_diff)."""
+    write_diff). release as for write_caffemodel."""
     import h5py
     with h5py.File(path, "w") as f:
         data = f.create_group("data")
@@ -222,3 +226,6 @@ def write_caffemodel_h5(plan, path, progress=None):
                         dataset[()] = piece
                     if progress is not None:
                         progress.advance(piece.nbytes)
+            if release:
+                layer.blobs = []
+                blob = piece = None

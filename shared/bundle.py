@@ -14,6 +14,7 @@ bundle is read in a forked child first (where fork exists).
 Writing goes to a temporary file in the target folder that is renamed into place only when complete.
 """
 import hashlib
+import io
 import json
 import mmap
 import os
@@ -84,105 +85,211 @@ def container_of(path):
 # ----------------------------------------------------------------------------------------- writing
 
 def write_bundle(path, manifest, arrays):
-    """Fill manifest['arrays'] (shapes, dtypes, checksums), validate, and write atomically."""
+    """Fill manifest['arrays'] (shapes, dtypes, checksums), validate, and write atomically.
+
+    The manifest is validated before anything is written (its checksums are still placeholders then).
+    Worker threads hash each array and check it for NaN/Inf while the arrays are written (hashlib and
+    numpy release the GIL): one pass over the weights does both, beside the writing. The manifest, which
+    holds the checksums, is written last. The file is a temporary one in the target folder, checked
+    (_verify_written) and renamed into place only when complete; on any failure (a NaN or Inf value, an
+    invalid manifest, a full disk, an interrupt) it is removed, and nothing is published."""
     path = str(path)
     kind = container_of(path)
     prepared = {}
     table = {}
-    with progress.phase("checksumming the arrays") as shown:
-        for key, value in arrays.items():
-            arr = np.asarray(value, dtype=_F32, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
-            prepared[key] = arr
-            table[key] = {"shape": list(arr.shape), "dtype": "float32", "sha256": sha256_of(arr)}
-            shown.advance(arr.nbytes)
+    for key, value in arrays.items():
+        arr = np.asarray(value, dtype=_F32, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
+        prepared[key] = arr
+        table[key] = {"shape": list(arr.shape), "dtype": "float32", "sha256": _PENDING_SHA256}
     manifest = dict(manifest)
     manifest["format"] = FORMAT_NAME
     manifest["format_version"] = FORMAT_VERSION
     manifest["arrays"] = table
     validate_manifest(manifest)
-    for key, arr in prepared.items():
-        if not np.isfinite(arr).all():
-            raise BundleError("array %r holds NaN or Inf values; refusing to write it" % key)
     problem = _text_problem(manifest)
     if problem:
         raise BundleError("the manifest %s; refusing to write it" % problem)
-    text = json.dumps(manifest, indent=1, sort_keys=False).encode("utf-8")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise BundleError("%s: the folder %s does not exist" % (path, folder))
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".partial", dir=folder)
-    os.close(fd)
+
+    def manifest_text(checksums):       # called once every array is written
+        for key, digest in checksums.items():
+            table[key]["sha256"] = digest
+        return json.dumps(manifest, indent=1, sort_keys=False).encode("utf-8")
+
+    name = os.path.basename(path)
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % name, suffix=".partial", dir=folder)
     try:
-        with progress.phase("writing %s" % os.path.basename(path), sum(a.nbytes for a in prepared.values()),
-                            "B") as shown:
-            if kind == "npz":
-                _write_npz(tmp, text, prepared, shown)
-            else:
-                _write_h5(tmp, text, prepared, shown)
-        with progress.phase("verifying %s" % os.path.basename(path), sum(a.nbytes for a in prepared.values()),
-                            "B") as shown:
-            _verify_written(tmp, kind, table, prepared, shown)
+        with progress.phase("writing %s" % name, sum(a.nbytes for a in prepared.values()), "B") as shown:
+            with _Digests(prepared) as digests:
+                if kind == "npz":
+                    # mkstemp's own descriptor: reopening the file by name with truncation would make
+                    # ext4 flush all of it to disk when it is closed
+                    with open(fd, "w+b") as out:
+                        fd = None
+                        text, members = _write_npz(out, prepared, digests, manifest_text, shown)
+                else:
+                    os.close(fd)
+                    fd = None
+                    text = _write_h5(tmp, prepared, digests, manifest_text, shown)
+                    members = None
+        with progress.phase("verifying %s" % name):
+            _verify_written(tmp, kind, text, table, members)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
+        if fd is not None:
+            os.close(fd)
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return manifest
 
 
-def _verify_written(tmp, kind, table, arrays, shown):
-    """The file just written reads back as a valid bundle declaring exactly `table`, and each of its arrays
-    holds exactly the bytes of the array whose sha256 `table` records. An .npz is compared in chunks with
-    the arrays still in memory (the same proof as re-hashing it, without a second copy of the weights or a
-    second hashing pass; zipfile checks each member's CRC-32 too); an .h5 is read back and re-hashed."""
-    if kind != "npz":
-        manifest, loaded = _read(tmp, _H5Reader, True)
-        shown.advance(sum(a.nbytes for a in loaded.values()))
+_PENDING_SHA256 = "0" * 64      # a valid placeholder while the manifest is validated before writing
+_CHUNK = 4 << 20
+_HASHERS = 2
+
+
+def _digest(key, arr):
+    """sha256_of(arr), and a BundleError if it holds a NaN or Inf: one pass over its bytes, a block at a
+    time (each block is checked while the hash has it in the cache)."""
+    flat = arr.reshape(-1)
+    digest = hashlib.sha256()
+    step = _CHUNK // _F32.itemsize
+    for start in range(0, flat.size, step):
+        block = flat[start:start + step]
+        digest.update(memoryview(block).cast("B"))
+        if not np.isfinite(block).all():
+            raise BundleError("array %r holds NaN or Inf values; refusing to write it" % key)
+    return digest.hexdigest()
+
+
+class _Digests(object):
+    """_digest of every array, computed by worker threads while the writer writes them (in the same
+    order). check() raises the first failure among those done (the writer stops early), wait() waits for
+    all and returns {key: sha256}. Leaving the block cancels what has not started and waits for the rest."""
+
+    def __init__(self, arrays):
+        from concurrent.futures import ThreadPoolExecutor
+        self.pool = ThreadPoolExecutor(_HASHERS)
+        self.futures = [(key, self.pool.submit(_digest, key, arr)) for key, arr in arrays.items()]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for _, future in self.futures:
+            future.cancel()
+        self.pool.shutdown(wait=True)
+        return False
+
+    def check(self):
+        for _, future in self.futures:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                raise future.exception()
+
+    def wait(self):
+        return dict((key, future.result()) for key, future in self.futures)
+
+
+def _npy_header(arr):
+    """The .npy header numpy writes before arr's data: format 1.0, or 2.0 if the header needs it."""
+    fields = np.lib.format.header_data_from_array_1_0(arr)
+    buf = io.BytesIO()
+    try:
+        np.lib.format.write_array_header_1_0(buf, fields)
+    except ValueError:
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_2_0(buf, fields)
+    return buf.getvalue()
+
+
+def _write_npz(out, arrays, digests, manifest_text, shown):
+    """Each array as a stored <key>.npy member, its data written straight from the array's memory (no
+    bytes copy; zipfile computes the CRC-32 every zip member carries), then the manifest member. Returns
+    (manifest bytes, {member name: its leading bytes (the .npy header or the manifest), size})."""
+    members = {}
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, arr in arrays.items():
+            digests.check()
+            header = _npy_header(arr)
+            data = memoryview(arr.reshape(-1)).cast("B")
+            with zf.open(key + ".npy", "w", force_zip64=True) as member:
+                member.write(header)
+                for start in range(0, len(data), _CHUNK):
+                    member.write(data[start:start + _CHUNK])
+                    shown.advance(min(_CHUNK, len(data) - start))
+            members[key + ".npy"] = (header, len(header) + len(data))
+        text = manifest_text(digests.wait())
+        zf.writestr(MANIFEST_MEMBER, text)
+        members[MANIFEST_MEMBER] = (text, len(text))
+    return text, members
+
+
+def _write_h5(tmp, arrays, digests, manifest_text, shown):
+    import h5py
+    with h5py.File(tmp, "w") as f:
+        group = f.create_group("arrays")
+        for key, arr in arrays.items():
+            digests.check()
+            group.create_dataset(key, data=arr)
+            shown.advance(arr.nbytes)
+        text = manifest_text(digests.wait())
+        f.create_dataset(MANIFEST_MEMBER, data=np.frombuffer(text, dtype=np.uint8))
+    return text
+
+
+def _verify_written(tmp, kind, text, table, members):
+    """The file just written is the bundle meant, checked from its structure: exactly the members meant
+    (the zip's central directory, or the HDF5 file's datasets), each of the size meant, stored, not
+    compressed, with the .npy header meant (read back from where its local header says); the manifest
+    reads back byte for byte and passes the reader's validation. The array data is not read back: each
+    array's sha256, computed from the very memory the data was written from, is in the manifest, and
+    every reader of the bundle checks it (the importer does, before using any array)."""
+    if kind == "npz":
+        with zipfile.ZipFile(tmp) as zf:
+            infos = zf.infolist()
+            names = [info.filename for info in infos]
+            _same_members(tmp, names, members)
+            for info in infos:
+                head, size = members[info.filename]
+                if info.compress_type != zipfile.ZIP_STORED or info.file_size != size:
+                    raise BundleError("%s: member %r is not stored as written" % (tmp, info.filename))
+                with zf.open(info) as f:
+                    if f.read(len(head)) != head:
+                        raise BundleError("%s: member %r reads back differently from what was written"
+                                          % (tmp, info.filename))
     else:
-        with _NpzReader(tmp) as src:
-            manifest = _parse_manifest(tmp, src.manifest_bytes())
-            extra = sorted(set(src.members()) - set(manifest["arrays"]))
-            if extra:
-                raise BundleError("%s: wrote an undeclared member %r" % (tmp, extra[0]))
-            for key, spec in manifest["arrays"].items():
-                f, nbytes = src.open_array(key, spec)
-                with f:
-                    expected = arrays[key].reshape(-1).view(np.uint8)
-                    done = 0
-                    while done < nbytes:
-                        chunk = f.read(min(_CHUNK, nbytes - done))
-                        if not chunk or expected[done:done + len(chunk)].tobytes() != chunk:
-                            raise BundleError("%s: array %r reads back differently from what was written"
-                                              % (tmp, key))
-                        done += len(chunk)
-                    if f.read(1):
-                        raise BundleError("%s: array %r has trailing bytes" % (tmp, key))
-                shown.advance(nbytes)
-    if manifest["arrays"] != table:
+        _verify_h5(tmp, text, table)
+    if _parse_manifest(tmp, text)["arrays"] != table:
         raise BundleError("%s: the manifest reads back differently from what was written" % tmp)
 
 
-_CHUNK = 4 << 20
+def _same_members(tmp, found, written):
+    missing = sorted(set(written) - set(found))
+    extra = sorted(set(found) - set(written))
+    if missing or extra or len(found) != len(set(found)):
+        raise BundleError("%s: %s" % (tmp, "member %r written is missing" % missing[0] if missing else
+                                      "holds a member %r not written" % extra[0] if extra else
+                                      "lists a member twice"))
 
 
-def _write_npz(tmp, text, arrays, shown):
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        zf.writestr(MANIFEST_MEMBER, text)
-        for key, arr in arrays.items():
-            with zf.open(key + ".npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, arr, allow_pickle=False)
-            shown.advance(arr.nbytes)
-
-
-def _write_h5(tmp, text, arrays, shown):
+def _verify_h5(tmp, text, table):
     import h5py
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset(MANIFEST_MEMBER, data=np.frombuffer(text, dtype=np.uint8))
-        group = f.create_group("arrays")
-        for key, arr in arrays.items():
-            group.create_dataset(key, data=arr)
-            shown.advance(arr.nbytes)
+    with h5py.File(tmp, "r") as f:
+        found = []
+        f.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
+        _same_members(tmp, found, [MANIFEST_MEMBER] + ["arrays/" + key for key in table])
+        if f[MANIFEST_MEMBER][()].tobytes() != text:
+            raise BundleError("%s: the manifest reads back differently from what was written" % tmp)
+        for key, spec in table.items():
+            ds = f["arrays/" + key]
+            nbytes = _F32.itemsize * int(np.prod(spec["shape"], dtype=np.int64))
+            if ds.dtype != _F32 or list(ds.shape) != spec["shape"] or ds.chunks is not None or \
+                    ds.id.get_storage_size() != nbytes:
+                raise BundleError("%s: array %r is not stored as written" % (tmp, key))
 
 
 # ----------------------------------------------------------------------------------------- reading
@@ -338,7 +445,8 @@ def _checked(path, key, spec, arr):
 class _NpzReader(object):
     """Reads an .npz bundle's members straight from the file: zipfile only lists the members. Each array
     is a read-only view of the file, mapped into memory (no copy, no freshly allocated memory for the
-    weights; the page cache holds them once), checked like any other (_checked: sha256, finite). An
+    weights; the page cache holds them once), with a mapping of its own that is unmapped when the array
+    is released, checked like any other (_checked: sha256, finite). An
     array whose data does not start at a multiple of 4 bytes in the file is read with readinto into
     an array of its own instead. No CRC-32 pass: the sha256 each array must match is the stronger check.
     (A mapped file that another program truncates during the import is a crash, not an error message.)"""
@@ -347,7 +455,6 @@ class _NpzReader(object):
         self.path = path
         self.zf = zipfile.ZipFile(path, "r")
         self.raw = None
-        self.map = None
         self.size = None
         self.names = dict((info.filename, info) for info in self.zf.infolist())
         packed = [n for n, info in self.names.items() if info.compress_type != zipfile.ZIP_STORED]
@@ -362,8 +469,7 @@ class _NpzReader(object):
     def __exit__(self, *exc):
         self.zf.close()
         if self.raw is not None:
-            self.raw.close()
-        self.map = None     # the arrays hold the mapping; it closes when the last of them is gone
+            self.raw.close()        # each array's mapping stays valid without the file object
 
     def members(self):
         return [n[:-4] for n in self.names if n != MANIFEST_MEMBER and n.endswith(".npy")] + \
@@ -403,10 +509,10 @@ class _NpzReader(object):
             self.size = os.fstat(f.fileno()).st_size
         if data_at + nbytes > self.size:
             raise BundleError("%s: array %r is truncated" % (self.path, key))
-        if nbytes and data_at % _F32.itemsize == 0:
-            if self.map is None:
-                self.map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            return np.frombuffer(self.map, dtype=_F32, count=nbytes // 4, offset=data_at).reshape(spec["shape"])
+        if nbytes and data_at % _F32.itemsize == 0:      # a mapping of its own: gone with the array
+            skip = data_at % mmap.ALLOCATIONGRANULARITY
+            mapped = mmap.mmap(f.fileno(), skip + nbytes, access=mmap.ACCESS_READ, offset=data_at - skip)
+            return np.frombuffer(mapped, dtype=_F32, count=nbytes // 4, offset=skip).reshape(spec["shape"])
         out = np.empty(spec["shape"], dtype=_F32)
         view = memoryview(out.reshape(-1)).cast("B") if out.size else memoryview(b"")
         done = 0
