@@ -351,7 +351,7 @@ def _read_checked(path, src, declared, loaded, shown):
         for key, spec in declared.items():
             arr = src.read(key, spec)
             loaded[key] = arr
-            pending.append(pool.submit(_checked, path, key, spec, arr))
+            pending.append(pool.submit(_checked_and_unpaged, path, key, spec, arr))
             while pending and (pending[0].done() or len(pending) > 2 * _CHECKERS):
                 shown.advance(pending.pop(0).result().nbytes)    # re-raises the first failure in order
         for future in pending:
@@ -363,6 +363,22 @@ def _read_checked(path, src, declared, loaded, shown):
 
 
 _CHECKERS = 2
+
+
+def _checked_and_unpaged(path, key, spec, arr):
+    """_checked, then a mapped array's pages leave this process's memory (they stay in the page cache,
+    and come back from there when the array is next read): checking a bundle does not leave a copy of
+    it resident beside what the conversion builds."""
+    _checked(path, key, spec, arr)
+    base = arr
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    if base is not None and hasattr(base, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            base.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):
+            pass
+    return arr
 
 
 def _probe_in_child(path, reader, arrays):
