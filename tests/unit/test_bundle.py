@@ -663,3 +663,45 @@ def test_unreadable_file_is_a_clean_bundle_error(tmp_path, monkeypatch):
     with pytest.raises(BundleError) as info:
         bundle_module.read_bundle(str(path))
     assert "cannot be read" in str(info.value) and "Permission denied" in str(info.value)
+
+
+# ------------------------------------------------------------------ npz arrays mapped from the file
+
+def rewrite_with_padding(src, dst, shift):
+    """The same members, each preceded by a zip extra field that puts its .npy data `shift` bytes past a
+    64-byte boundary of the file (the data and every checksum are unchanged)."""
+    import struct
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED, allowZip64=True) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            npy_header = 0
+            if info.filename.endswith(".npy"):
+                f = io.BytesIO(data)
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    np.lib.format.read_array_header_1_0(f)
+                else:
+                    np.lib.format.read_array_header_2_0(f)
+                npy_header = f.tell()
+            zi = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            base = zout.fp.tell() + 30 + len(info.filename.encode("utf-8")) + 20 + 4 + npy_header
+            pad = (shift - base) % 64
+            zi.extra = struct.pack("<HH", 0xD935, pad) + b"\0" * pad
+            with zout.open(zi, "w", force_zip64=True) as member:
+                member.write(data)
+
+
+@pytest.mark.parametrize("shift", [0, 1, 2, 3, 4])
+def test_npz_arrays_are_read_only_maps_where_aligned_and_copies_elsewhere(tmp_path, shift):
+    path = str(tmp_path / "padded.npz")
+    rewrite_with_padding(write_sample(tmp_path, "npz"), path, shift)
+    loaded = read_bundle(path)
+    for key, expected in sample_arrays().items():
+        got = loaded.arrays[key]
+        np.testing.assert_array_equal(got, expected)
+        assert got.flags.writeable == (shift % 4 != 0), key       # a map of the file is never written
+        if shift % 4 == 0:
+            with pytest.raises(ValueError):
+                got[...] = 0
+    del loaded                                                       # the mappings close with their arrays
+    os.remove(path)
