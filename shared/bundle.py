@@ -248,21 +248,15 @@ def _verify_written(tmp, kind, text, table, members):
     reads back byte for byte and passes the reader's validation. The array data is not read back: each
     array's sha256, computed from the very memory the data was written from, is in the manifest, and
     every reader of the bundle checks it (the importer does, before using any array)."""
-    if kind == "npz":
-        with zipfile.ZipFile(tmp) as zf:
-            infos = zf.infolist()
-            names = [info.filename for info in infos]
-            _same_members(tmp, names, members)
-            for info in infos:
-                head, size = members[info.filename]
-                if info.compress_type != zipfile.ZIP_STORED or info.file_size != size:
-                    raise BundleError("%s: member %r is not stored as written" % (tmp, info.filename))
-                with zf.open(info) as f:
-                    if f.read(len(head)) != head:
-                        raise BundleError("%s: member %r reads back differently from what was written"
-                                          % (tmp, info.filename))
-    else:
-        _verify_h5(tmp, text, table)
+    try:
+        if kind == "npz":
+            _verify_npz(tmp, members)
+        else:
+            _verify_h5(tmp, text, table)
+    except BundleError:
+        raise
+    except Exception as exc:    # zipfile, h5py: the file does not even read as what was written
+        raise BundleError("%s: the file just written does not read back (%s: %s)" % (tmp, type(exc).__name__, exc))
     if _parse_manifest(tmp, text)["arrays"] != table:
         raise BundleError("%s: the manifest reads back differently from what was written" % tmp)
 
@@ -274,6 +268,20 @@ def _same_members(tmp, found, written):
         raise BundleError("%s: %s" % (tmp, "member %r written is missing" % missing[0] if missing else
                                       "holds a member %r not written" % extra[0] if extra else
                                       "lists a member twice"))
+
+
+def _verify_npz(tmp, members):
+    with zipfile.ZipFile(tmp) as zf:
+        infos = zf.infolist()
+        _same_members(tmp, [info.filename for info in infos], members)
+        for info in infos:
+            head, size = members[info.filename]
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size != size:
+                raise BundleError("%s: member %r is not stored as written" % (tmp, info.filename))
+            with zf.open(info) as f:
+                if f.read(len(head)) != head:
+                    raise BundleError("%s: member %r reads back differently from what was written"
+                                      % (tmp, info.filename))
 
 
 def _verify_h5(tmp, text, table):
