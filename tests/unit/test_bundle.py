@@ -793,3 +793,21 @@ def test_npz_arrays_are_read_only_maps_where_aligned_and_copies_elsewhere(tmp_pa
                 got[...] = 0
     del loaded                                                       # the mappings close with their arrays
     os.remove(path)
+
+
+def test_written_npz_array_data_starts_at_64_byte_boundaries(tmp_path):
+    """write_bundle pads each member's zip extra field so that its array data is aligned: the importer
+    then maps every array from the file instead of copying it."""
+    path = write_sample(tmp_path, "npz")
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as f:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            f.seek(info.header_offset + 26)
+            name_len, extra_len = np.frombuffer(f.read(4), "<u2")
+            f.seek(info.header_offset + 30 + int(name_len) + int(extra_len))
+            version = np.lib.format.read_magic(f)
+            (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(f)
+            assert f.tell() % 64 == 0, info.filename
+    assert not any(a.flags.writeable for a in read_bundle(path).arrays.values())
+    assert sorted(np.load(path).files) == sorted(list(sample_arrays()) + ["manifest.json"])
