@@ -1,6 +1,8 @@
 """Load a Keras model file: `.keras` (Keras 3) or a legacy full-model `.h5` (Keras 2 or 3)."""
 import hashlib
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from shared.errors import ModelLoadError, UsageError
 
@@ -8,10 +10,13 @@ KERAS_SUFFIXES = (".keras",)
 H5_SUFFIXES = (".h5", ".hdf5")
 
 
-def file_sha256(path):
+def file_sha256(path, stop=None):
+    """The file's sha256 (hex); None if `stop` (a threading.Event) is set before it is done."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
+            if stop is not None and stop.is_set():
+                return None
             digest.update(block)
     return digest.hexdigest()
 
@@ -30,14 +35,23 @@ def load_model(path, custom_objects=None):
     if not os.access(path, os.R_OK):
         raise UsageError("%s: cannot be read (permission denied)" % path)
     suffix = os.path.splitext(path)[1].lower()
-    if suffix in KERAS_SUFFIXES:
-        model, fmt = _load_keras3(path, custom_objects), "keras"
-    elif suffix in H5_SUFFIXES:
-        model, fmt = _load_h5(path, custom_objects)
-    else:
+    if suffix not in KERAS_SUFFIXES + H5_SUFFIXES:
         raise UsageError("%s: unknown model format %r; expected a .keras file or a full-model .h5 file"
                          % (path, suffix))
-    info = {"path": os.path.basename(path), "sha256": file_sha256(path), "format": fmt}
+    # the file's sha256 (for the manifest) is computed by a worker thread while Keras loads the model:
+    # hashlib releases the GIL, and the load is mostly Python (imports, deserialising)
+    stop = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        digest = pool.submit(file_sha256, path, stop)
+        try:
+            if suffix in KERAS_SUFFIXES:
+                model, fmt = _load_keras3(path, custom_objects), "keras"
+            else:
+                model, fmt = _load_h5(path, custom_objects)
+        except BaseException:
+            stop.set()
+            raise
+        info = {"path": os.path.basename(path), "sha256": digest.result(), "format": fmt}
     return model, info
 
 

@@ -26,6 +26,18 @@ def test_bundle_containers(tmp_path, ext):
     assert report["model"] == "small_cnn"
 
 
+def test_the_manifest_records_the_model_file_and_its_sha256(tmp_path):
+    """Hashed while Keras loads the model (a worker thread): the whole file's digest all the same."""
+    import hashlib
+    from export_tf.exporter import export
+    path = os.path.join(str(tmp_path), "small.keras")
+    randomize(small_cnn()).save(path)
+    manifest = export(path, os.path.join(str(tmp_path), "small.npz"))
+    with open(path, "rb") as f:
+        assert manifest["source"] == {"path": "small.keras", "sha256": hashlib.sha256(f.read()).hexdigest(),
+                                      "format": "keras"}
+
+
 def test_batch_size_is_not_hard_coded(tmp_path):
     result = convert(randomize(small_cnn()), tmp_path, batch=5)
     report = assert_parity(result)
