@@ -150,7 +150,7 @@ def write_bundle(path, manifest, arrays):
 
 _PENDING_SHA256 = "0" * 64      # a valid placeholder while the manifest is validated before writing
 _CHUNK = 4 << 20
-_HASHERS = 2
+_HASHERS = max(1, min(2, (os.cpu_count() or 2) - 1))    # the writing thread keeps a core busy too
 
 
 def _digest(key, arr):
