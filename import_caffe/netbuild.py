@@ -1,5 +1,6 @@
 """Plan -> caffe_pb2.NetParameter -> prototxt text. The only module that builds protobuf messages.
 Names and values go through protobuf's own text format, so no name can break the net definition."""
+import os
 
 
 def _fill(message, values):
@@ -208,8 +209,14 @@ def hdf5_names(plan):
 def write_caffemodel_h5(plan, path, progress=None, release=False):
     """Write plan's weights in Caffe's HDF5 format (.caffemodel.h5), as net.save_hdf5() would: a group
     /data/<layer> per layer (hdf5_names first) holding datasets '0', '1', ... (no /diff, as without
-    write_diff). release as for write_caffemodel."""
+    write_diff). release as for write_caffemodel.
+
+    h5py lays the file out: each dataset contiguous, little-endian float32, its storage allocated at
+    creation (no fill). The data then goes straight into that storage with positioned writes, outside
+    h5py (which holds the GIL through every write, so a block could not be transposed meanwhile): the
+    bytes HDF5 itself would write there."""
     import h5py
+    places = []
     with h5py.File(path, "w") as f:
         data = f.create_group("data")
         for layer in plan.layers:
@@ -218,14 +225,32 @@ def write_caffemodel_h5(plan, path, progress=None, release=False):
             group = data.create_group(layer.name)
             for i, blob in enumerate(layer.blobs):
                 blob = _as_f32(blob)
-                dataset = group.create_dataset(str(i), shape=blob.shape, dtype="<f4")
-                for start, piece in _pieces(blob):
-                    if piece.ndim:
-                        dataset[start:start + piece.shape[0]] = piece
-                    else:
-                        dataset[()] = piece
+                dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+                dcpl.set_layout(h5py.h5d.CONTIGUOUS)
+                dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+                dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+                space = h5py.h5s.create_simple(tuple(blob.shape)) if blob.shape else h5py.h5s.create(h5py.h5s.SCALAR)
+                dataset = h5py.h5d.create(group.id, str(i).encode("ascii"), h5py.h5t.IEEE_F32LE, space, dcpl=dcpl)
+                offset = dataset.get_offset() if blob.size else None
+                if blob.size and offset is None:
+                    raise ValueError("HDF5 allocated no storage for %s/%d" % (layer.name, i))
+                places.append((layer, offset, blob))
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        for n, (layer, offset, blob) in enumerate(places):
+            if offset is not None:
+                at = offset
+                for _, piece in _pieces(blob):
+                    view = memoryview(piece.reshape(-1)).cast("B")
+                    while view:
+                        written = os.pwrite(fd, view, at)
+                        at += written
+                        view = view[written:]
                     if progress is not None:
                         progress.advance(piece.nbytes)
-            if release:
+            places[n] = None
+            if release and (n + 1 == len(places) or places[n + 1][0] is not layer):
                 layer.blobs = []
-                blob = piece = None
+            blob = piece = view = None
+    finally:
+        os.close(fd)
