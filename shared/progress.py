@@ -75,6 +75,9 @@ class Phase(object):
     def __enter__(self):
         self.start = time.perf_counter()
         self._shown = self.start
+        if self.total is None and _fd() is not None:    # nothing to count: say what runs, from the start
+            _write("\r\x1b[K%s%s ..." % (_state["prefix"], self.label))
+            self._shown = self.start + 1e-9              # so that its end finishes this line
         return self
 
     def advance(self, n=1):

@@ -52,6 +52,19 @@ def test_on_a_terminal_a_phase_shows_its_progress_and_its_end(fresh):
     assert "done in" in text and text.endswith("\n"), repr(text)
 
 
+def test_a_phase_without_a_count_shows_its_name_from_its_start(fresh):
+    master, slave = os.openpty()
+    stream = os.fdopen(slave, "w")
+    fresh.setattr(sys, "stderr", stream)
+    progress.configure("tool: ")
+    with progress.phase("loading the weights in Caffe"):
+        assert "tool: loading the weights in Caffe ..." in read_all(master)
+    text = read_all(master)
+    stream.close()
+    os.close(master)
+    assert "loading the weights in Caffe done in" in text and text.endswith("\n"), repr(text)
+
+
 def test_not_on_a_terminal_nothing_is_shown(fresh, tmp_path):
     path = str(tmp_path / "err.txt")
     with open(path, "w") as stream:
