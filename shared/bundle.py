@@ -153,18 +153,26 @@ _CHUNK = 4 << 20
 _HASHERS = max(1, min(2, (os.cpu_count() or 2) - 1))    # the writing thread keeps a core busy too
 
 
-def _digest(key, arr):
-    """sha256_of(arr), and a BundleError if it holds a NaN or Inf: one pass over its bytes, a block at a
-    time (each block is checked while the hash has it in the cache)."""
-    flat = arr.reshape(-1)
+def _scan(arr):
+    """(sha256_of(arr), whether every value is finite) in one pass over its bytes, a block at a time (each
+    block is checked while the hash has it in the cache); stops at the first NaN or Inf (digest None)."""
+    flat = np.ascontiguousarray(arr).reshape(-1)
     digest = hashlib.sha256()
     step = _CHUNK // _F32.itemsize
     for start in range(0, flat.size, step):
         block = flat[start:start + step]
         digest.update(memoryview(block).cast("B"))
         if not np.isfinite(block).all():
-            raise BundleError("array %r holds NaN or Inf values; refusing to write it" % key)
-    return digest.hexdigest()
+            return None, False
+    return digest.hexdigest(), True
+
+
+def _digest(key, arr):
+    """sha256_of(arr), and a BundleError if it holds a NaN or Inf."""
+    digest, finite = _scan(arr)
+    if not finite:
+        raise BundleError("array %r holds NaN or Inf values; refusing to write it" % key)
+    return digest
 
 
 class _Digests(object):
@@ -312,9 +320,7 @@ def _verify_h5(tmp, text, table):
             raise BundleError("%s: the manifest reads back differently from what was written" % tmp)
         for key, spec in table.items():
             ds = f["arrays/" + key]
-            nbytes = _F32.itemsize * int(np.prod(spec["shape"], dtype=np.int64))
-            if ds.dtype != _F32 or list(ds.shape) != spec["shape"] or ds.chunks is not None or \
-                    ds.id.get_storage_size() != nbytes:
+            if ds.dtype != _F32 or list(ds.shape) != spec["shape"] or not _stored_in_full(ds):
                 raise BundleError("%s: array %r is not stored as written" % (tmp, key))
 
 
@@ -476,10 +482,13 @@ def _checked(path, key, spec, arr):
     if list(arr.shape) != spec["shape"]:
         raise BundleError("%s: array %r has shape %r, the manifest declares %r"
                           % (path, key, list(arr.shape), spec["shape"]))
-    if sha256_of(arr) != spec["sha256"]:
+    digest, finite = _scan(arr)
+    if not finite:
+        digest = sha256_of(arr)     # a corrupt file, or NaN/Inf in an intact one: the message says which
+    if digest != spec["sha256"]:
         raise BundleError("%s: array %r fails its sha256 check (the file is corrupt or was modified)"
                           % (path, key))
-    if not np.isfinite(arr).all():
+    if not finite:
         raise BundleError("%s: array %r holds NaN or Inf values" % (path, key))
     return arr
 
@@ -541,8 +550,7 @@ class _NpzReader(object):
             raise BundleError("%s: array %r: the zip member's local header is damaged" % (self.path, key))
         f.seek(extra_len, os.SEEK_CUR)
         start = f.tell()
-        with _Bounded(f, info.file_size) as member:
-            nbytes = self._check_header(member, key, spec)
+        nbytes = self._check_header(_Bounded(f, info.file_size), key, spec)
         if f.tell() - start + nbytes != info.file_size:
             raise BundleError("%s: array %r is truncated or padded (its zip member holds %d bytes, its header "
                               "declares %d)" % (self.path, key, info.file_size, f.tell() - start + nbytes))
@@ -564,17 +572,6 @@ class _NpzReader(object):
                 raise BundleError("%s: array %r is truncated" % (self.path, key))
             done += n
         return out
-
-    def open_array(self, key, spec):
-        """The member of array `key`, positioned at its data after its header was checked against spec;
-        returns (open member, data size in bytes)."""
-        f = self.zf.open(self._info(key))
-        try:
-            nbytes = self._check_header(f, key, spec)
-        except BaseException:
-            f.close()
-            raise
-        return f, nbytes
 
     def _info(self, key):
         info = self.names.get(key + ".npy")
@@ -613,17 +610,18 @@ class _Bounded(object):
         self.f = f
         self.left = limit
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
     def read(self, n=-1):
         n = self.left if n is None or n < 0 else min(n, self.left)
         data = self.f.read(n)
         self.left -= len(data)
         return data
+
+
+def _stored_in_full(ds):
+    """An HDF5 dataset stored as bundles are written: contiguous, every byte of its float32 data present
+    (chunked, compressed or never written, HDF5 would produce the declared size from fewer bytes)."""
+    nbytes = _F32.itemsize * int(np.prod(ds.shape, dtype=np.int64))
+    return ds.chunks is None and ds.id.get_storage_size() == nbytes
 
 
 class _H5Reader(object):
@@ -667,9 +665,7 @@ class _H5Reader(object):
         if list(ds.shape) != spec["shape"]:
             raise BundleError("%s: array %r has shape %r, the manifest declares %r"
                               % (self.path, key, list(ds.shape), spec["shape"]))
-        nbytes = _F32.itemsize * int(np.prod(ds.shape, dtype=np.int64))
-        if ds.chunks is not None or ds.id.get_storage_size() != nbytes:
-            # chunked, compressed or never written: HDF5 would produce the declared size from fewer bytes
+        if not _stored_in_full(ds):
             raise BundleError("%s: array %r is not stored contiguously in full, as bundles are written"
                               % (self.path, key))
         out = np.empty(ds.shape, dtype=_F32)
