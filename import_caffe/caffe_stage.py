@@ -3,10 +3,10 @@ process) becomes a clear error instead of killing the user's process.
 
 The weights are written from the plan's arrays by netbuild (in Caffe's binary or HDF5 format) while
 the child builds the net from the generated prototxt; the child then loads those files afresh, exactly
-as a user's Caffe will (Caffe checks every layer's blob count and shapes as it loads them), runs the reference inputs and writes
-the requested blobs to an .npz the parent reads back (allow_pickle=False), or, given an `examine`
-function, hands the blobs to it in the child and returns only its JSON result: a parity check then
-compares every layer where Caffe's blobs are, instead of copying them all to the parent first.
+as a user's Caffe will (Caffe checks every layer's blob count and shapes as it loads them), and runs the
+reference inputs. It writes the requested blobs to an .npz the parent reads back (allow_pickle=False),
+or, given an `examine` function, hands the blobs to it and returns only its JSON result: a parity check
+then compares every layer where Caffe's blobs are, instead of copying them all to the parent first.
 
 pycaffe itself is imported in the calling process (load_pycaffe), once: the child inherits it.
 """
@@ -116,7 +116,7 @@ def _child(prototxt_path, weights_path, inputs, wanted, result_path, examine, go
         return
     with progress.phase("loading the weights in Caffe"):
         net.copy_from(weights_path)                 # Caffe checks every blob's count and shape here
-    results = {}
+    blobs = {}
     if inputs:
         with progress.phase("running the reference inputs in Caffe"):
             for name, value in inputs.items():
@@ -125,14 +125,12 @@ def _child(prototxt_path, weights_path, inputs, wanted, result_path, examine, go
             for name, value in inputs.items():
                 net.blobs[name].data[...] = value
             net.forward()
-        for i, blob in enumerate(wanted):
-            results["b%d" % i] = net.blobs[blob].data
+        blobs = dict((blob, net.blobs[blob].data) for blob in wanted)
     if examine is not None:
-        blobs = dict((blob, results["b%d" % i]) for i, blob in enumerate(wanted) if inputs)
         with open(result_path, "w") as f:
             json.dump(examine(blobs), f)
     else:
-        np.savez(result_path, **results)
+        np.savez(result_path, **dict(("b%d" % i, blobs[blob]) for i, blob in enumerate(wanted) if blob in blobs))
 
 
 def run(plan, prototxt_path, weights_path, inputs, wanted, workdir, release_blobs=False, examine=None):

@@ -121,8 +121,8 @@ def _rows(manifest, plan, m, ref_values, blobs):
             caffe = blobs.get(blob) if blob is not None else None
             if tensor in ref_values and caffe is not None and ref is not None and \
                     tuple(caffe.shape[1:]) == tuple(layout.caffe_shape(ref.shape, ref.layout)):
-                row.update(verify.compare(ref_values[tensor], layout.activation_view_in_tf(caffe, ref.layout, ref.shape),
-                                          tolerances.for_op(node["op"])))
+                seen = layout.activation_view_in_tf(caffe, ref.layout, ref.shape)
+                row.update(verify.compare(ref_values[tensor], seen, tolerances.for_op(node["op"])))
                 row["blob"] = blob
             else:
                 if why is None:

@@ -58,7 +58,7 @@ class Child(object):
             self.kill()
             raise
         finally:
-            os.close(self.read_end)
+            self._close()
         if os.WIFSIGNALED(status):
             self.result = ChildResult(signal=os.WTERMSIG(status))
         else:
@@ -77,6 +77,12 @@ class Child(object):
             except OSError:
                 pass
             self.result = ChildResult(signal=signal.SIGKILL)
+        self._close()
+
+    def _close(self):
+        if self.read_end is not None:
+            os.close(self.read_end)
+            self.read_end = None
 
 
 def start_forked(func, stderr_path=None):
