@@ -5,10 +5,14 @@ so both sides agree on exactly one format. Everything is checked: types, names, 
 (topological order, no dangling or duplicate tensors) and the declared array sizes, before any array
 data is read. Messages name the field (``nodes[12].inputs[0]``), what was expected and what was found.
 
-Manifest, format version 1 (all shapes exclude the batch dimension; arrays are in TF layout)::
+Every node is also checked against its op's spec (shared/opspec: arity, every attribute, the arrays
+and their shapes relative to the inputs, the declared output shapes), so a malformed node is refused here,
+naming the node and the field, before anything is planned.
+
+Manifest, format version 2 (all shapes exclude the batch dimension; arrays are in TF layout)::
 
     {
-      "format": "tf2caffe-bundle", "format_version": 1,
+      "format": "tf2caffe-bundle", "format_version": 2,
       "producer": {"name": str, "version": str, "tensorflow": str, "keras": str},
       "source": {"path": str, "sha256": str, "format": str},
       "model_name": str,
@@ -22,13 +26,19 @@ Manifest, format version 1 (all shapes exclude the batch dimension; arrays are i
                     "activations": {tensor: array_key},
                     "preactivations": {node name: array_key}}   # optional: values before a fused activation
     }
+
+Version 2 writes every attribute of a node explicitly, defaults resolved by the exporter. Version 1
+(before the op spec) could leave attributes with a default out: such a bundle is read with the spec's
+defaults filled in (``upgrade``), then checked like any other.
 """
 import re
 
+from . import opspec
 from .errors import BundleError
 
 FORMAT_NAME = "tf2caffe-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
 
 ALLOWED_DTYPES = ("float32",)
 MAX_NAME_LENGTH = 256
@@ -115,9 +125,9 @@ def validate_manifest(manifest):
     if fmt != FORMAT_NAME:
         _fail("format", "expected %r, found %r" % (FORMAT_NAME, fmt))
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        _fail("format_version", "this importer reads version %d, found %r; convert with a matching "
-              "tf2caffe version" % (FORMAT_VERSION, version))
+    if version not in READ_VERSIONS:
+        _fail("format_version", "this importer reads versions %s, found %r; convert with a matching "
+              "tf2caffe version" % (" and ".join(str(v) for v in READ_VERSIONS), version))
     for key, kind in _TOP_FIELDS.items():
         _need(manifest, key, kind, "")
     for key in ("name", "version", "tensorflow", "keras"):
@@ -205,6 +215,11 @@ def validate_manifest(manifest):
             check_name(role, "%s.arrays" % where)
             if not isinstance(key, str) or key not in arrays:
                 _fail("%s.arrays.%s" % (where, role), "array %r is not declared in 'arrays'" % (key,))
+        if version == 1:
+            opspec.fill_defaults(node)
+        opspec.check_node(node, [tensors[t]["shape"] for t in node["inputs"]],
+                          [tensors[t]["shape"] for t in outs],
+                          dict((role, arrays[key]["shape"]) for role, key in node["arrays"].items()), where)
     for i, entry in enumerate(manifest["outputs"]):
         if entry["tensor"] not in defined:
             _fail("outputs[%d].tensor" % i, "tensor %r is produced by no node" % entry["tensor"])

@@ -91,9 +91,9 @@ class NodeContext(object):
 
     def fail(self, field, message):
         from shared.errors import BundleError
-        raise BundleError("%s: node %s (%s, op %s): %s: %s" % (
-            self.where, show(self.node.get("name")), show(self.node.get("source_type")),
-            show(self.node.get("op")), field, message))
+        raise BundleError("manifest field '%s.%s' (node %s, %s, op %s): %s" % (
+            self.where, field, show(self.node.get("name")), show(self.node.get("source_type")),
+            show(self.node.get("op")), message))
 
     def array(self, role, expected):
         """The array `role` (when present) has len(expected) dimensions of those sizes (None: any)."""

@@ -7,7 +7,7 @@ import tracemalloc
 
 import pytest
 
-from shared import schema
+from shared import opspec, schema
 from shared.errors import BundleError
 
 SHA = "0123456789abcdef" * 4
@@ -26,7 +26,7 @@ def valid_manifest():
     with reference inputs, outputs and one activation for a batch of 2."""
     return {
         "format": "tf2caffe-bundle",
-        "format_version": 1,
+        "format_version": 2,
         "producer": {"name": "tf2caffe", "version": "1.0", "tensorflow": "2.16.1", "keras": "3.3.3"},
         "source": {"path": "model.keras", "sha256": SHA, "format": "keras"},
         "model_name": "tiny",
@@ -39,10 +39,11 @@ def valid_manifest():
         },
         "nodes": [
             {"name": "conv", "op": "conv2d", "source_type": "Conv2D", "inputs": ["input_1"],
-             "outputs": ["conv/out"], "attrs": {"kernel_size": [3, 3]},
+             "outputs": ["conv/out"], "attrs": opspec.complete("conv2d", {
+                 "kernel_size": [3, 3], "strides": [1, 1], "padding": "same", "pads": [1, 1, 1, 1], "filters": 2}),
              "arrays": {"kernel": "conv/kernel", "bias": "conv/bias"}},
             {"name": "relu", "op": "activation", "source_type": "ReLU", "inputs": ["conv/out"],
-             "outputs": ["relu/out"], "attrs": {"function": "relu"}, "arrays": {}},
+             "outputs": ["relu/out"], "attrs": opspec.complete("activation", {"function": "relu"}), "arrays": {}},
         ],
         "arrays": {
             "conv/kernel": array_spec([3, 3, 3, 2]),
@@ -134,10 +135,11 @@ def test_valid_manifest_passes_and_is_returned_unchanged():
     pytest.param(setting(("model_name",), "r\u00e9seau \u7f51\u7edc"), id="unicode-name"),
     pytest.param(setting(("reference",), {"batch": 1, "inputs": {}, "outputs": {}, "activations": {}}),
                  id="no-reference-arrays"),
-    pytest.param(setting(("arrays", "conv/kernel", "shape"), [1] * schema.MAX_RANK), id="maximal-rank"),
+    pytest.param(setting(("arrays", "extra"), array_spec([1] * schema.MAX_RANK)), id="maximal-rank"),
     pytest.param(setting(("arrays", "scalar"), array_spec([])), id="scalar-array"),
     pytest.param(setting(("arrays", "a.b:c+d-e_f/G9"), array_spec([1])), id="array-key-punctuation"),
-    pytest.param(setting(("nodes", 1, "inputs"), ["conv/out", "input_1", "conv/out"]), id="tensor-read-twice"),
+    pytest.param(setting(("nodes", 1), {"name": "relu", "op": "add", "source_type": "Add", "inputs": ["conv/out"] * 3,
+                                        "outputs": ["relu/out"], "attrs": {}, "arrays": {}}), id="tensor-read-twice"),
 ], )
 def test_valid_variants_pass(mutation):
     schema.validate_manifest(mutated(mutation))
@@ -221,7 +223,7 @@ WRONG_TYPE = [
 ]
 
 UNKNOWN_VERSION = [
-    case("format_version-2", setting(("format_version",), 2), "format_version", "found 2"),
+    case("format_version-3", setting(("format_version",), 3), "format_version", "found 3"),
     case("format_version-0", setting(("format_version",), 0), "format_version", "found 0"),
     case("format_version-999", setting(("format_version",), 999), "format_version", "found 999"),
 ]
@@ -339,8 +341,28 @@ def test_refuses_a_manifest_that_is_not_an_object(manifest):
 
 
 def test_unknown_format_version_message_says_what_to_do():
-    message = assert_refused(mutated(setting(("format_version",), 2)), "format_version")
-    assert "reads version 1" in message
+    message = assert_refused(mutated(setting(("format_version",), 3)), "format_version")
+    assert "reads versions 1 and 2" in message
+
+
+def test_a_version_1_manifest_is_read_with_the_spec_defaults():
+    """Version 1 could leave attributes with a default out; they are filled in, then checked."""
+    manifest = valid_manifest()
+    manifest["format_version"] = 1
+    conv, relu = manifest["nodes"]
+    for key in ("dilation", "use_bias", "activation", "groups"):
+        del conv["attrs"][key]
+    relu["attrs"] = {"function": "relu"}
+    schema.validate_manifest(manifest)
+    assert conv["attrs"]["dilation"] == [1, 1] and conv["attrs"]["groups"] == 1
+    assert relu["attrs"] == opspec.complete("activation", {"function": "relu"})
+
+
+def test_a_version_1_manifest_still_needs_the_attributes_without_defaults():
+    manifest = valid_manifest()
+    manifest["format_version"] = 1
+    del manifest["nodes"][0]["attrs"]["pads"]
+    assert "missing" in assert_refused(manifest, "nodes[0].attrs.pads")
 
 
 # ----------------------------------------------------------------------------- gigantic shapes
@@ -379,7 +401,7 @@ def test_gigantic_declared_shapes_fail_fast_without_allocating(mutation, field, 
 
 
 def test_largest_allowed_array_passes():
-    schema.validate_manifest(mutated(setting(("arrays", "conv/bias", "shape"), [schema.MAX_ARRAY_ELEMENTS])))
+    schema.validate_manifest(mutated(setting(("arrays", "extra"), array_spec([schema.MAX_ARRAY_ELEMENTS]))))
 
 
 # ----------------------------------------------------------------------------- helpers
