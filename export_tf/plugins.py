@@ -1,4 +1,5 @@
 """The export side of plugins (see shared/plugins.py): what `tf2caffe_export(api)` receives."""
+from shared import opspec
 from shared.plugins import load_plugins, plugin_paths
 
 from . import registry
@@ -21,6 +22,7 @@ class ExportAPI(object):
     register = staticmethod(_register)
     Node = registry.Node
     Unsupported = registry.Unsupported
+    declare = staticmethod(opspec.declare)      # the plugin op's spec (shared/opspec)
 
     @staticmethod
     def custom_object(cls, name=None):

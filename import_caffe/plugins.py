@@ -5,7 +5,10 @@ _LOADED = set()
 
 
 def _api():
-    from . import attrs, layout, registry
+    from shared import opspec
+    from shared.opspec import fields
+
+    from . import layout, registry
     from .plan import CaffeLayer, Lowering, TensorRef
 
     class ImportAPI(object):
@@ -15,7 +18,7 @@ def _api():
     api.Unsupported = registry.Unsupported
     api.CaffeLayer, api.Lowering, api.TensorRef = CaffeLayer, Lowering, TensorRef
     api.layout = layout
-    api.no_attrs = attrs.no_attrs
+    api.declare, api.Array, api.fields = opspec.declare, opspec.Array, fields
     return api
 
 

@@ -3,10 +3,14 @@
 A plugin is one Python file with up to two hooks, each called only on its own side:
 
     def tf2caffe_export(api):   # export_tf, where TensorFlow is: api.register, api.Node,
-        ...                     #   api.Unsupported, api.custom_object(cls)
+        ...                     #   api.Unsupported, api.custom_object(cls), api.declare
     def tf2caffe_import(api):   # import_caffe, where Caffe is (never import TF here): api.register,
         ...                     #   api.CaffeLayer, api.Lowering, api.TensorRef, api.Unsupported,
-                                #   api.layout, api.no_attrs
+                                #   api.layout, api.declare
+
+Both hooks declare the plugin's manifest op with the same ``api.declare(op, "plugin", inputs=...,
+attrs={...}, arrays={...}, rule=...)`` (shared/opspec: api.fields and api.Array describe attributes
+and arrays), so the exporter writes the node whole and the importer checks it like a built-in one.
 
 The export hook registers a handler for the Keras class (and the class itself, so the model file
 loads); the import hook registers the Caffe lowering of the manifest op that handler emits. Plugins

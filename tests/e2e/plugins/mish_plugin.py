@@ -23,8 +23,17 @@ def keras_class():
     return Mish
 
 
+def declare(api):
+    """The manifest op's spec (shared/opspec): one input, no attributes, no arrays, the input's shape.
+    Both hooks declare it, so each side checks the node the same way."""
+    def same_shape(ctx):
+        ctx.output(ctx.ins[0])
+    api.declare("mish", "plugin", inputs=1, rule=same_shape, doc="x * tanh(softplus(x))")
+
+
 def tf2caffe_export(api):
     api.custom_object(keras_class())
+    declare(api)
 
     @api.register("Mish", ops=("mish",))
     def mish(view):
@@ -33,7 +42,9 @@ def tf2caffe_export(api):
 
 
 def tf2caffe_import(api):
-    @api.register("mish", flat_ok=True, composition="BNLL + TanH + Eltwise PROD", check=api.no_attrs)
+    declare(api)
+
+    @api.register("mish", flat_ok=True, composition="BNLL + TanH + Eltwise PROD")
     def mish(node, ins, arrays, names, target):
         src = ins[0]
         softplus, tanh = names.sub("softplus"), names.sub("tanh")
