@@ -9,10 +9,34 @@ VENV := $(ROOT)/.venv
 ROOTFS := $(ROOT)/.caffe-root
 # Inside the TF container TF2CAFFE_PYTHON names its Python; elsewhere the project's own venv.
 TF_PYTHON := $(if $(TF2CAFFE_PYTHON),$(TF2CAFFE_PYTHON),$(VENV)/bin/python)
-# Inside the Caffe container the system Python has caffe; elsewhere the root filesystem does.
-HAS_CAFFE := $(shell python3 -c "import importlib.util as u, sys; sys.exit(u.find_spec('caffe') is None)" >/dev/null 2>&1 && echo yes)
+# Inside the Caffe container the system Python has caffe; elsewhere the root filesystem does (a caffe.py
+# in the current folder does not count).
+HAS_CAFFE := $(shell python3 -c "import sys, importlib.util as u; sys.path[:1] = [p for p in sys.path[:1] if p]; sys.exit(u.find_spec('caffe') is None)" >/dev/null 2>&1 && echo yes)
 CAFFE_RUN := $(if $(HAS_CAFFE),env PYTHONPATH=$(ROOT) GLOG_minloglevel=2,$(ROOT)/docker/caffe-run)
 BUILD := $(ROOT)/build
+# export, import and inspect run the tf2caffe command through this script, which picks each side's
+# environment and exits with the tool's own status (make's is 2 for any failure).
+TF2CAFFE := $(ROOT)/tf2caffe.sh
+
+# What the user gives (MODEL, BUNDLE, OUT, the *_ARGS) is a file name or a list of options, never make or
+# shell code. make would expand it (running any $(shell ...) in it) to export it to every recipe: it is
+# not exported as such; each target hands its recipe the literal text ($(value ...)) in a TF2CAFFE_MAKE_*
+# environment variable, used only inside double quotes, so no shell parses it either.
+USER_VARS := MODEL BUNDLE OUT EXPORT_ARGS IMPORT_ARGS DEMO_ARGS BENCH_ARGS PYTEST_ARGS
+unexport $(USER_VARS)
+# The *_ARGS are lists of options, split into words as a shell would split them (quotes and backslashes:
+# IMPORT_ARGS="--labels 'my labels.npy'") and nothing more: no $, no `...`, no globbing (Python's shlex,
+# as pytest's PYTEST_ADDOPTS). Usage, in a recipe: `args=$$($(SPLIT_ARGS) ENV_NAME MAKE_NAME) || exit 2;
+# eval "set -- $$args"`: the words come back shell-quoted, for the eval to set them as "$$@".
+SPLIT_ARGS := python3 -c 'import os, shlex, sys; sys.excepthook = lambda t, e, tb: sys.exit("make: %s: %s" % (sys.argv[2], e)); print(" ".join(shlex.quote(w) for w in shlex.split(os.environ.get(sys.argv[1]) or "")))'
+split_args = args=$$($(SPLIT_ARGS) TF2CAFFE_MAKE_$1 $1) || exit 2; eval "set -- $$args"
+# make exits 2 for any failed recipe, whatever the tool's status: the recipe names that status first
+# (README: "Exit statuses"); a script that branches on it runs ./tf2caffe.sh, which exits with it.
+status = { s=$$?; case $$s in 1) m="internal error";; 2) m="bad arguments or a missing file";; \
+    3) m="parity check failed";; 4) m="unsupported layers";; 5) m="malformed bundle";; \
+    6) m="the model file could not be loaded";; 7) m="Caffe rejected the net";; *) m="see the README";; esac; \
+    echo "make $1: tf2caffe exited with status $$s ($$m); make exits 2 for any failure, ./tf2caffe.sh $1 exits $$s" >&2; \
+    exit $$s; }
 
 readme-table: tf-env
 	@cd $(ROOT) && PYTHONPATH=$(ROOT) $(TF_PYTHON) -m export_tf.support_table --write
@@ -40,40 +64,53 @@ ifneq ($(HAS_CAFFE),yes)
 	@$(ROOT)/docker/build-rootfs $(ROOTFS)
 endif
 
+export: export TF2CAFFE_MAKE_MODEL := $(value MODEL)
+export: export TF2CAFFE_MAKE_BUNDLE := $(value BUNDLE)
+export: export TF2CAFFE_MAKE_EXPORT_ARGS := $(value EXPORT_ARGS)
 export: tf-env
-	@test -n "$(MODEL)" -a -n "$(BUNDLE)" || { echo "usage: make export MODEL=model.keras BUNDLE=model.npz [EXPORT_ARGS=...]" >&2; exit 2; }
-	@PYTHONPATH=$(ROOT) $(TF_PYTHON) -m export_tf "$(MODEL)" -o "$(BUNDLE)" $(EXPORT_ARGS)
+	@[ -n "$$TF2CAFFE_MAKE_MODEL" ] && [ -n "$$TF2CAFFE_MAKE_BUNDLE" ] || \
+	    { echo "usage: make export MODEL=model.keras BUNDLE=model.npz [EXPORT_ARGS=...]" >&2; exit 2; }
+	@$(call split_args,EXPORT_ARGS); \
+	    $(TF2CAFFE) export --output="$$TF2CAFFE_MAKE_BUNDLE" "$$@" -- "$$TF2CAFFE_MAKE_MODEL" || $(call status,export)
 
+import: export TF2CAFFE_MAKE_BUNDLE := $(value BUNDLE)
+import: export TF2CAFFE_MAKE_OUT := $(value OUT)
+import: export TF2CAFFE_MAKE_IMPORT_ARGS := $(value IMPORT_ARGS)
 import: caffe-env
-	@test -n "$(BUNDLE)" -a -n "$(OUT)" || { echo "usage: make import BUNDLE=model.npz OUT=dir [IMPORT_ARGS=...]" >&2; exit 2; }
-	@mkdir -p "$(OUT)"
-	@$(CAFFE_RUN) $(if $(HAS_CAFFE),,--bind "$(dir $(abspath $(BUNDLE)))" --bind "$(abspath $(OUT))" \
-	    $(foreach f,$(IMPORT_ARGS),$(if $(wildcard $(f)),$(if $(wildcard $(f)/.),,--bind "$(dir $(abspath $(f)))")))) \
-	    python3 -m import_caffe "$(BUNDLE)" -o "$(OUT)" $(IMPORT_ARGS)
+	@[ -n "$$TF2CAFFE_MAKE_BUNDLE" ] && [ -n "$$TF2CAFFE_MAKE_OUT" ] || \
+	    { echo "usage: make import BUNDLE=model.npz OUT=dir [IMPORT_ARGS=...]" >&2; exit 2; }
+	@$(call split_args,IMPORT_ARGS); \
+	    $(TF2CAFFE) import --output="$$TF2CAFFE_MAKE_OUT" "$$@" -- "$$TF2CAFFE_MAKE_BUNDLE" || $(call status,import)
 
+inspect: export TF2CAFFE_MAKE_BUNDLE := $(value BUNDLE)
 inspect:
-	@test -n "$(BUNDLE)" || { echo "usage: make inspect BUNDLE=model.npz" >&2; exit 2; }
-	@PYTHONPATH=$(ROOT) $(if $(HAS_CAFFE),python3,$(TF_PYTHON)) -m import_caffe --inspect "$(BUNDLE)"
+	@[ -n "$$TF2CAFFE_MAKE_BUNDLE" ] || { echo "usage: make inspect BUNDLE=model.npz" >&2; exit 2; }
+	@$(TF2CAFFE) inspect -- "$$TF2CAFFE_MAKE_BUNDLE" || $(call status,inspect)
 
+demo: export TF2CAFFE_MAKE_DEMO_ARGS := $(value DEMO_ARGS)
 demo: setup
 	@mkdir -p $(BUILD)/demo
 	@PYTHONPATH=$(ROOT) $(TF_PYTHON) -m export_tf.demo $(BUILD)/demo
-	@$(MAKE) -s -C $(ROOT) export MODEL=$(BUILD)/demo/digits_cnn.keras BUNDLE=$(BUILD)/demo/digits_cnn.npz \
-	    EXPORT_ARGS="--reference-inputs $(BUILD)/demo/digits_test_x.npy -q"
-	@$(MAKE) -s -C $(ROOT) import BUNDLE=$(BUILD)/demo/digits_cnn.npz OUT=$(BUILD)/demo/caffe \
-	    IMPORT_ARGS="--labels $(BUILD)/demo/digits_test_y.npy $(DEMO_ARGS)"
+	@$(TF2CAFFE) export $(BUILD)/demo/digits_cnn.keras -o $(BUILD)/demo/digits_cnn.npz \
+	    --reference-inputs $(BUILD)/demo/digits_test_x.npy -q || $(call status,export)
+	@$(call split_args,DEMO_ARGS); \
+	    $(TF2CAFFE) import $(BUILD)/demo/digits_cnn.npz -o $(BUILD)/demo/caffe \
+	    --labels $(BUILD)/demo/digits_test_y.npy "$$@" || $(call status,import)
 
 test-unit-caffe: caffe-env
 	@echo "== unit tests under the Caffe environment's Python" >&2
 	@cd $(ROOT) && $(CAFFE_RUN) python3 -m pytest -q -p no:cacheprovider tests/unit tests/caffe_env
 
 # A benchmark, not a test: time and peak memory of export and import against the frameworks' own I/O.
+bench: export TF2CAFFE_MAKE_BENCH_ARGS := $(value BENCH_ARGS)
 bench: setup
-	@cd $(ROOT) && $(TF_PYTHON) $(ROOT)/bench/run.py $(BENCH_ARGS)
+	@$(call split_args,BENCH_ARGS); cd $(ROOT) && $(TF_PYTHON) $(ROOT)/bench/run.py "$$@"
 
+test: export TF2CAFFE_MAKE_PYTEST_ARGS := $(value PYTEST_ARGS)
 test: setup test-unit-caffe
 	@echo "== unit and end-to-end tests under the TF environment's Python" >&2
-	@cd $(ROOT) && PYTHONPATH=$(ROOT) $(TF_PYTHON) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+	@$(call split_args,PYTEST_ARGS); \
+	    cd $(ROOT) && PYTHONPATH=$(ROOT) $(TF_PYTHON) -m pytest -q -p no:cacheprovider tests "$$@"
 
 clean-env:
 	rm -rf $(VENV) $(ROOTFS) $(ROOTFS).partial
