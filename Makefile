@@ -4,6 +4,15 @@
 #   make export MODEL=model.keras BUNDLE=model.npz [EXPORT_ARGS="..."]     (TF side)
 #   make import BUNDLE=model.npz OUT=dir [IMPORT_ARGS="..."]                (Caffe side)
 #   make inspect BUNDLE=model.npz
+#   (scripts: ./tf2caffe.sh export|import|inspect ..., which exits with the tool's own status)
+
+# What the user gives (MODEL, BUNDLE, OUT, the *_ARGS) is a file name or a list of options, never make or
+# shell code. make would expand it (running any $(shell ...) in it) to export it to every recipe and, from
+# GNU make 4.4, to $(shell ...): it is not exported as such (before any $(shell ...) below); each target
+# hands its recipe the literal text ($(value ...)) in a TF2CAFFE_MAKE_* environment variable, used only
+# inside double quotes, so no shell parses it either.
+USER_VARS := MODEL BUNDLE OUT EXPORT_ARGS IMPORT_ARGS DEMO_ARGS BENCH_ARGS PYTEST_ARGS
+unexport $(USER_VARS)
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VENV := $(ROOT)/.venv
 ROOTFS := $(ROOT)/.caffe-root
@@ -11,24 +20,18 @@ ROOTFS := $(ROOT)/.caffe-root
 TF_PYTHON := $(if $(TF2CAFFE_PYTHON),$(TF2CAFFE_PYTHON),$(VENV)/bin/python)
 # Inside the Caffe container the system Python has caffe; elsewhere the root filesystem does (a caffe.py
 # in the current folder does not count).
-HAS_CAFFE := $(shell python3 -c "import sys, importlib.util as u; sys.path[:1] = [p for p in sys.path[:1] if p]; sys.exit(u.find_spec('caffe') is None)" >/dev/null 2>&1 && echo yes)
+HAS_CAFFE := $(shell python3 -c "import sys; sys.path[:1] = [p for p in sys.path[:1] if p]; import importlib.util as u; sys.exit(u.find_spec('caffe') is None)" >/dev/null 2>&1 && echo yes)
 CAFFE_RUN := $(if $(HAS_CAFFE),env PYTHONPATH=$(ROOT) GLOG_minloglevel=2,$(ROOT)/docker/caffe-run)
 BUILD := $(ROOT)/build
 # export, import and inspect run the tf2caffe command through this script, which picks each side's
 # environment and exits with the tool's own status (make's is 2 for any failure).
 TF2CAFFE := $(ROOT)/tf2caffe.sh
 
-# What the user gives (MODEL, BUNDLE, OUT, the *_ARGS) is a file name or a list of options, never make or
-# shell code. make would expand it (running any $(shell ...) in it) to export it to every recipe: it is
-# not exported as such; each target hands its recipe the literal text ($(value ...)) in a TF2CAFFE_MAKE_*
-# environment variable, used only inside double quotes, so no shell parses it either.
-USER_VARS := MODEL BUNDLE OUT EXPORT_ARGS IMPORT_ARGS DEMO_ARGS BENCH_ARGS PYTEST_ARGS
-unexport $(USER_VARS)
 # The *_ARGS are lists of options, split into words as a shell would split them (quotes and backslashes:
 # IMPORT_ARGS="--labels 'my labels.npy'") and nothing more: no $, no `...`, no globbing (Python's shlex,
-# as pytest's PYTEST_ADDOPTS). Usage, in a recipe: `args=$$($(SPLIT_ARGS) ENV_NAME MAKE_NAME) || exit 2;
+# as pytest's PYTEST_ADDOPTS; `python3 -I`: no module of the current folder is imported). Usage, in a recipe: `args=$$($(SPLIT_ARGS) ENV_NAME MAKE_NAME) || exit 2;
 # eval "set -- $$args"`: the words come back shell-quoted, for the eval to set them as "$$@".
-SPLIT_ARGS := python3 -c 'import os, shlex, sys; sys.excepthook = lambda t, e, tb: sys.exit("make: %s: %s" % (sys.argv[2], e)); print(" ".join(shlex.quote(w) for w in shlex.split(os.environ.get(sys.argv[1]) or "")))'
+SPLIT_ARGS := python3 -I -c 'import os, shlex, sys; sys.excepthook = lambda t, e, tb: sys.exit("make: %s: %s" % (sys.argv[2], e)); print(" ".join(shlex.quote(w) for w in shlex.split(os.environ.get(sys.argv[1]) or "")))'
 split_args = args=$$($(SPLIT_ARGS) TF2CAFFE_MAKE_$1 $1) || exit 2; eval "set -- $$args"
 # make exits 2 for any failed recipe, whatever the tool's status: the recipe names that status first
 # (README: "Exit statuses"); a script that branches on it runs ./tf2caffe.sh, which exits with it.
@@ -43,7 +46,7 @@ readme-table: tf-env
 
 .PHONY: readme-table setup tf-env caffe-env export import inspect test test-unit-caffe demo clean-env help bench
 help:
-	@sed -n '2,7p' $(ROOT)/Makefile | sed 's/^# //'
+	@sed -n '1,7p' $(ROOT)/Makefile | sed 's/^# //'
 
 setup: tf-env caffe-env
 

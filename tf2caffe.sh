@@ -26,8 +26,9 @@ sys.exit(main(sys.argv[1:]))'
 PYPATH=$HERE${PYTHONPATH:+:$PYTHONPATH}
 
 has_caffe() {
-    python3 -c 'import sys, importlib.util as u
+    python3 -c 'import sys
 sys.path[:1] = [p for p in sys.path[:1] if p]
+import importlib.util as u
 sys.exit(u.find_spec("caffe") is None)' >/dev/null 2>&1
 }
 
