@@ -31,7 +31,8 @@ def sample_manifest():
         "outputs": [{"name": "y", "tensor": "dense/out", "shape": [4], "dtype": "float32"}],
         "tensors": {"x": {"shape": [16], "dtype": "float32"}, "dense/out": {"shape": [4], "dtype": "float32"}},
         "nodes": [{"name": "dense", "op": "dense", "source_type": "Dense", "inputs": ["x"], "outputs": ["dense/out"],
-                   "attrs": {"activation": None}, "arrays": {"kernel": KERNEL, "bias": "dense/bias"}}],
+                   "attrs": {"units": 4, "use_bias": True, "activation": None},
+                   "arrays": {"kernel": KERNEL, "bias": "dense/bias"}}],
         "reference": {"batch": 3, "inputs": {"x": "reference/x"}, "outputs": {"dense/out": "reference/y"},
                       "activations": {}},
     }
