@@ -60,7 +60,7 @@ def test_round_trip(tmp_path, container):
     path = str(tmp_path / ("model." + container))
     arrays = sample_arrays()
     written = write_bundle(path, sample_manifest(), arrays)
-    assert written["format"] == "tf2caffe-bundle" and written["format_version"] == 1
+    assert written["format"] == "tf2caffe-bundle" and written["format_version"] == 2
     assert written["arrays"][KERNEL] == {"shape": [16, 4], "dtype": "float32", "sha256": sha256_of(arrays[KERNEL])}
     loaded = read_bundle(path)
     assert loaded.path == path
