@@ -1,9 +1,7 @@
 """Manifest -> Caffe plan: runs the handlers in graph order, tracks each tensor's blob and layout,
 restores HWC order where a consumer needs it, and collects every unsupported node before failing."""
-from shared.errors import ConversionError, UnsupportedError
+from shared.errors import ConversionError, InternalError, Tf2CaffeError, UnsupportedError
 from shared.unsupported import format_unsupported
-
-from .attrs import check_node
 from .handlers.common import identity_layer
 from .handlers.reshape import restore_hwc
 from .layout import FLAT_CHW, Layout, layout_for_shape, caffe_shape
@@ -73,7 +71,6 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
         flat = [r for r in ins if r.layout.kind == FLAT_CHW]
         mixed = len(set(r.layout for r in ins)) > 1
         node_arrays = arrays_of(node)
-        check_node(node, ins, node_arrays, where, handler)
         try:
             if flat and (mixed or not handler.accepts_flat(node, ins)):
                 ins = []
@@ -85,9 +82,13 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
         except Unsupported as exc:
             unsupported.append((node["source_type"], node["name"], str(exc)))
             continue
-        except KeyError as exc:
-            unsupported.append((node["source_type"], node["name"], "missing attribute or array %s" % exc))
-            continue
+        except Tf2CaffeError:
+            raise
+        except Exception as exc:
+            # the op spec accepted this node, so a handler that fails on it is a converter bug
+            raise InternalError("%s: the importer's handler for op %r failed on node %r (%s): %s: %s"
+                                % (where, node["op"], node["name"], node["source_type"], type(exc).__name__,
+                                   str(exc).splitlines()[0][:200] if str(exc) else ""))
         if len(lowering.outputs) != len(node["outputs"]):
             raise ConversionError("handler for %r returned %d outputs, expected %d"
                                   % (node["op"], len(lowering.outputs), len(node["outputs"])))

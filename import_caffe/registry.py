@@ -13,13 +13,13 @@ It returns Caffe layers with their blobs in Caffe layout; it never touches caffe
 accepts FLAT_CHW inputs as they are (True, False, or a predicate on (node, ins)); otherwise the
 planner restores HWC order first. Registering an op twice raises at import time.
 
-Every op also declares how many inputs it takes (``inputs=1``, or ``inputs="many"`` for merges) and,
-with ``check=rule``, a rule ``rule(n, ins, arrays)`` that validates the untrusted attributes and arrays
-the handler reads, using the helpers of ``import_caffe.attrs.NodeCheck`` (``n.int``, ``n.ints``,
-``n.number``, ``n.array``, ...). The rule runs before the handler; a malformed node becomes a
-BundleError naming the node and field. Put the rule next to its handler.
+A handler needs no checks of its own: every node reaching it has passed its op's spec (shared/opspec:
+arity, every attribute present and in range, arrays and output shapes consistent with the inputs), so it
+indexes attributes directly. What the spec cannot see (array values, such as a negative variance) the
+handler refuses with ``malformed(node, field, message)``.
 """
-from shared.errors import Tf2CaffeError
+from shared.errors import BundleError, Tf2CaffeError
+from shared.opspec.fields import show
 
 _HANDLERS = {}
 
@@ -29,11 +29,9 @@ class Unsupported(Exception):
 
 
 class Handler(object):
-    def __init__(self, op, func, flat_ok, family, composition, check=None, inputs=1, approximate=""):
+    def __init__(self, op, func, flat_ok, family, composition, approximate=""):
         self.op = op
         self.approximate = approximate
-        self.check = check
-        self.inputs = inputs
         self.func = func
         self.flat_ok = flat_ok
         self.family = family
@@ -100,18 +98,22 @@ class Target(object):
         return "%s (%s; %s)" % (self.name, self.source, ", ".join(self.layers()) or "no Clip, no Swish")
 
 
-def register(op, flat_ok=False, composition="", check=None, inputs=1, approximate=""):
+def malformed(node, field, message):
+    """The BundleError for a node whose array values are unusable (the spec has checked the rest)."""
+    return BundleError("node %s (%s, op %s): %s: %s" % (show(node["name"]), show(node["source_type"]),
+                                                        show(node["op"]), field, message))
+
+
+def register(op, flat_ok=False, composition="", approximate=""):
     """composition: the Caffe layers the op lowers to, for the README table. approximate: which of
     its settings stock Caffe cannot express exactly and how close the lowering gets (the table's
-    "exact" column; the report measures each use). check, inputs: see the module docstring."""
-    if inputs != "many" and not (isinstance(inputs, int) and inputs >= 1):
-        raise Tf2CaffeError("register(%r): inputs must be a positive integer or 'many'" % op)
+    "exact" column; the report measures each use)."""
     def wrap(func):
         if op in _HANDLERS:
             raise Tf2CaffeError("importer handler for op %r registered twice (%s and %s)"
                                 % (op, _HANDLERS[op].func.__module__, func.__module__))
         family = func.__module__.rsplit(".", 1)[-1]
-        _HANDLERS[op] = Handler(op, func, flat_ok, family, composition, check, inputs, approximate)
+        _HANDLERS[op] = Handler(op, func, flat_ok, family, composition, approximate)
         return func
     return wrap
 

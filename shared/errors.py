@@ -7,6 +7,13 @@ class Tf2CaffeError(Exception):
     exit_code = 1
 
 
+class InternalError(Tf2CaffeError):
+    """A bug in the converter itself (a handler that failed on a node the op spec accepted, a node the
+    exporter built against its spec): the message names where, so it can be reported."""
+
+    exit_code = 1
+
+
 class UsageError(Tf2CaffeError):
     """Bad command-line arguments or a missing input file."""
 

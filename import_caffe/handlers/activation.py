@@ -78,9 +78,9 @@ class _Net(object):
 
 
 def _relu(net, x, a, ref):
-    slope = float(a.get("negative_slope") or 0.0)
-    max_value = a.get("max_value")
-    threshold = float(a.get("threshold") or 0.0)
+    slope = float(a["negative_slope"])
+    max_value = a["max_value"]
+    threshold = float(a["threshold"])
     if threshold == 0.0:
         if max_value is None:
             return net.relu("relu", x, slope, final=True)
@@ -112,7 +112,7 @@ def _silu(net, x, a, ref):
 
 
 def _gelu(net, x, a, ref):
-    if a.get("approximate"):
+    if a["approximate"]:
         # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as TF computes it
         c = math.sqrt(2.0 / math.pi)
         cube = net.power("cube", x, power=3.0)
@@ -130,7 +130,7 @@ def _gelu(net, x, a, ref):
 
 
 def _softmax(net, x, a, ref):
-    axis = a.get("axis", -1)
+    axis = a["axis"]
     if axis == -1:      # the channel axis: Caffe axis 1 for images, sequences and vectors
         return net.add("softmax", "Softmax", [x], {"softmax_param": {"axis": 1}}, final=True)
     if ref is None:
@@ -240,14 +240,14 @@ def approximations(node):
     """What approximate lowerings `node` uses (its own activation or a fused one): [description]."""
     attrs = node.get("attrs") or {}
     act = attrs if node.get("op") == "activation" else attrs.get("activation")
-    if isinstance(act, dict) and act.get("function") == "gelu" and not act.get("approximate"):
+    if isinstance(act, dict) and act["function"] == "gelu" and not act["approximate"]:
         return [GELU_ERF]
     return []
 
 
 def _note(attrs, target):
     fn = attrs["function"]    # (gelu's erf form is listed with the approximations, not here)
-    clips = fn in ("relu6", "clip", "hard_sigmoid", "hard_silu", "sparse_plus") or (fn == "relu" and attrs.get("max_value") is not None)
+    clips = fn in ("relu6", "clip", "hard_sigmoid", "hard_silu", "sparse_plus") or (fn == "relu" and attrs["max_value"] is not None)
     if clips and not target.has_clip:
         return "clipped exactly with ReLU / Power / Eltwise MAX (target %s has no Clip)" % target.name
     if fn == "silu" and not target.has_swish:
@@ -255,7 +255,12 @@ def _note(attrs, target):
     return None
 
 
-@register("activation", flat_ok=lambda node, ins: node["attrs"].get("axis", -1) == -1,
+def _channel_softmax_or_elementwise(node, ins):
+    attrs = node["attrs"]
+    return attrs["function"] != "softmax" or attrs["axis"] == -1
+
+
+@register("activation", flat_ok=_channel_softmax_or_elementwise,
           composition="ReLU / Clip / Sigmoid / TanH / Softmax / ELU / BNLL / Exp / Swish, or exact Power / AbsVal / "
                       "Threshold / Eltwise compositions",
           approximate="gelu's default erf form: stock Caffe has no erf; a composition within ~2e-7")
@@ -265,15 +270,7 @@ def activation(node, ins, arrays, names, target):
     return Lowering(layers, [TensorRef(names.top, src.shape, src.layout)], note=_note(node["attrs"], target))
 
 
-def _check_prelu(n, ins, arrays):
-    shape = list(ins[0].shape) if ins else None
-    got = n.array(arrays, "alpha", len(shape) if shape is not None else 1)
-    if got is not None and shape is not None and any(a not in (1, s) for a, s in zip(got, shape)):
-        n.fail("arrays.alpha", "shape %r does not broadcast to the input's %r" % (got, tuple(shape)))
-
-
-@register("prelu", flat_ok=True, composition="PReLU (a slope per channel), else ReLU + Power + Scale + Eltwise",
-          check=_check_prelu)
+@register("prelu", flat_ok=True, composition="PReLU (a slope per channel), else ReLU + Power + Scale + Eltwise")
 def prelu(node, ins, arrays, names, target):
     src = ins[0]
     alpha = arrays["alpha"].astype("float32")

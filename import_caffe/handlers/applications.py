@@ -6,14 +6,7 @@ from ..plan import CaffeLayer, Lowering, TensorRef
 from ..registry import Unsupported, register
 
 
-def _weighted_sum_check(n, ins, arrays):
-    coeffs = n.numbers("coefficients")
-    if len(coeffs) != len(ins):
-        n.fail("attrs.coefficients", "%d coefficients for %d inputs" % (len(coeffs), len(ins)))
-
-
-@register("weighted_sum", flat_ok=True, composition="Eltwise SUM with coefficients",
-          check=_weighted_sum_check, inputs="many")
+@register("weighted_sum", flat_ok=True, composition="Eltwise SUM with coefficients")
 def weighted_sum(node, ins, arrays, names, target):
     shapes = set(tuple(r.shape) for r in ins)
     if len(shapes) != 1:
@@ -24,12 +17,7 @@ def weighted_sum(node, ins, arrays, names, target):
     return Lowering([layer], [TensorRef(names.top, ins[0].shape, ins[0].layout)])
 
 
-def _channel_scale_check(n, ins, arrays):
-    channels = ins[0].shape[-1] if ins[0].shape else None
-    n.array(arrays, "scale", 1, [channels])
-
-
-@register("channel_scale", composition="Scale (per channel, no bias)", check=_channel_scale_check)
+@register("channel_scale", composition="Scale (per channel, no bias)")
 def channel_scale(node, ins, arrays, names, target):
     src = ins[0]
     if src.layout.kind == FLAT_CHW:

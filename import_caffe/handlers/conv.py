@@ -3,7 +3,6 @@ separable_conv2d (depthwise then 1x1) and conv2d_transpose (Deconvolution)."""
 import numpy as np
 
 from .. import layout
-from ..attrs import MAX_WINDOW, _image, _windows
 from ..layout import IMAGE, Layout
 from ..padding import symmetric
 from ..plan import Lowering, TensorRef, CaffeLayer
@@ -51,9 +50,9 @@ def _convolution(name, bottom, top, hwc, attrs, out_channels, groups, weight, bi
     return layers, _out_hw((h, w), kernel, strides, dilation, pads), note
 
 
-def _activate(attrs, names, target):
+def activate(attrs, names, target):
     """(blob the layer before the fused activation writes, activation layers)."""
-    act = attrs.get("activation")
+    act = attrs["activation"]
     if not act:
         return names.top, []
     return names.sub("preact"), lower_activation(act, names.sub("preact"), names.top, names.sub(act["function"]),
@@ -65,7 +64,7 @@ def _lower_conv(node, src, names, target, out_channels, groups, weight, bias, no
     from `src` (also used by the 1-D convolutions in handlers/sequence.py)."""
     attrs = node["attrs"]
     hwc = _image_input(src)
-    conv_top, act_layers = _activate(attrs, names, target)
+    conv_top, act_layers = activate(attrs, names, target)
     layers, out_hw, pad_note = _convolution(names.layer, src.blob, conv_top, hwc, attrs, out_channels, groups,
                                             weight, bias, names.sub("pad"))
     note = "; ".join(n for n in (note, pad_note) if n) or None
@@ -78,7 +77,7 @@ def conv2d(node, ins, arrays, names, target):
     kernel = arrays["kernel"]
     weight = layout.conv_kernel(kernel)
     bias = arrays.get("bias")
-    return _lower_conv(node, ins[0], names, target, kernel.shape[3], node["attrs"].get("groups", 1), weight, bias)
+    return _lower_conv(node, ins[0], names, target, kernel.shape[3], node["attrs"]["groups"], weight, bias)
 
 
 @register("depthwise_conv2d", composition="Convolution (group = channels)")
@@ -93,18 +92,7 @@ def depthwise_conv2d(node, ins, arrays, names, target):
 
 # ----------------------------------------------------------------------------- separable_conv2d
 
-def _check_separable(n, ins, arrays):
-    _windows(n, ins, dilated=True)
-    if n.has("activation") and n.attrs["activation"] is not None:
-        n.activation(n.attrs["activation"], "attrs.activation")
-    hwc = _image(ins)
-    kernel_hw = n.attrs.get("kernel_size") or [None, None]
-    dw = n.array(arrays, "depthwise_kernel", 4, list(kernel_hw) + [None if hwc is None else hwc[2], None])
-    pw = n.array(arrays, "pointwise_kernel", 4, [1, 1, dw[2] * dw[3] if dw else None, None])
-    n.array(arrays, "bias", 1, [pw[3] if pw else None])
-
-
-@register("separable_conv2d", check=_check_separable,
+@register("separable_conv2d",
           composition="Convolution (group = channels) + 1x1 Convolution")
 def separable_conv2d(node, ins, arrays, names, target):
     """TF's depthwise step (strides, dilation, padding; no bias) writes channel c * multiplier + m from
@@ -120,7 +108,7 @@ def separable_conv2d(node, ins, arrays, names, target):
     mid = names.sub("depthwise")
     layers, out_hw, note = _convolution(mid, src.blob, mid, hwc, attrs, cin * mult, cin,
                                         layout.depthwise_kernel(depthwise), None, names.sub("pad"))
-    conv_top, act_layers = _activate(attrs, names, target)
+    conv_top, act_layers = activate(attrs, names, target)
     filters = pointwise.shape[3]
     layers.append(CaffeLayer(names.layer, "Convolution", [mid], [conv_top], {"convolution_param": {
         "num_output": filters, "bias_term": "bias" in arrays, "kernel_size": [1]}},
@@ -133,30 +121,6 @@ def separable_conv2d(node, ins, arrays, names, target):
 
 # ----------------------------------------------------------------------------- conv2d_transpose
 
-def _check_transpose(n, ins, arrays):
-    kernel_hw = n.ints("kernel_size", 2, 1) if n.has("kernel_size") else [None, None]
-    strides = n.ints("strides", 2, 1) if n.has("strides") else None
-    dilation = n.ints("dilation", 2, 1) if n.has("dilation") else None
-    offset = n.ints("offset", 2, 0) if n.has("offset") else None
-    size = n.ints("output_size", 2, 1, MAX_WINDOW * MAX_WINDOW) if n.has("output_size") else None
-    if n.has("activation") and n.attrs["activation"] is not None:
-        n.activation(n.attrs["activation"], "attrs.activation")
-    hwc = _image(ins)
-    shape = n.array(arrays, "kernel", 4, list(kernel_hw) + [None, None if hwc is None else hwc[2]])
-    n.array(arrays, "bias", 1, [shape[2] if shape else None])
-    if None in (strides, dilation, offset, size, hwc, shape):
-        return
-    for axis in range(2):
-        kernel = (shape[axis] - 1) * dilation[axis] + 1
-        full = (hwc[axis] - 1) * strides[axis] + kernel
-        # TF's output starts inside the first kernel window and outgrows the full transposed
-        # convolution by less than a stride
-        if offset[axis] >= kernel or offset[axis] + size[axis] >= full + strides[axis]:
-            n.fail("attrs.offset", "cells %d..%d of %s do not lie within a transposed convolution of %d cells "
-                   "(input %d, dilated kernel %d, stride %d)" % (offset[axis], offset[axis] + size[axis], "HW"[axis],
-                                                          full, hwc[axis], kernel, strides[axis]))
-
-
 def deconvolution_kernel(kernel):
     """Conv2DTranspose kernel TF (kh, kw, out, in) -> Caffe Deconvolution (in, out, kh, kw): the same axis
     permutation as a Conv2D kernel's, so layout.conv_kernel does it (neither framework flips it:
@@ -164,7 +128,7 @@ def deconvolution_kernel(kernel):
     return layout.conv_kernel(kernel)
 
 
-@register("conv2d_transpose", check=_check_transpose,
+@register("conv2d_transpose",
           composition="Deconvolution (+ zero kernel taps, + Slice)")
 def conv2d_transpose(node, ins, arrays, names, target):
     """TF's output is cells [offset, offset + output_size) of the full transposed convolution
@@ -192,7 +156,7 @@ def conv2d_transpose(node, ins, arrays, names, target):
         kernel = np.pad(kernel, [(0, grow[0]), (0, grow[1]), (0, 0), (0, 0)])
     filters = kernel.shape[2]
     bias = arrays.get("bias")
-    conv_top, act_layers = _activate(attrs, names, target)
+    conv_top, act_layers = activate(attrs, names, target)
     cropped = tuple(full) != tuple(out_hw)
     deconv_top = names.sub("full") if cropped else conv_top
     param = {"num_output": filters, "bias_term": bias is not None, "kernel_h": int(kernel.shape[0]),

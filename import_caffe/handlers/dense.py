@@ -4,7 +4,7 @@ from .. import layout
 from ..layout import FLAT_CHW, IMAGE, SEQUENCE, VECTOR, Layout
 from ..plan import CaffeLayer, Lowering, TensorRef
 from ..registry import Unsupported, register
-from .activation import lower_activation
+from .conv import activate
 
 
 @register("dense", flat_ok=True, composition="InnerProduct (1x1 Convolution on images and sequences)")
@@ -13,8 +13,7 @@ def dense(node, ins, arrays, names, target):
     kernel = arrays["kernel"]
     bias = arrays.get("bias")
     units = kernel.shape[1]
-    act = node["attrs"].get("activation")
-    top = names.sub("preact") if act else names.top
+    top, act_layers = activate(node["attrs"], names, target)
     blobs_tail = [bias] if bias is not None else []
     if src.layout.kind in (IMAGE, SEQUENCE):
         param = {"num_output": units, "bias_term": bias is not None, "kernel_size": [1]}
@@ -34,7 +33,4 @@ def dense(node, ins, arrays, names, target):
         out = TensorRef(names.top, [units], Layout(VECTOR))
     if kernel.shape[0] != (src.shape[-1] if src.layout.kind in (IMAGE, SEQUENCE) else src.shape[0]):
         raise Unsupported("kernel expects %d inputs, the input tensor has shape %r" % (kernel.shape[0], src.shape))
-    layers = [layer]
-    if act:
-        layers += lower_activation(act, top, names.top, names.sub(act["function"]), target)
-    return Lowering(layers, [out])
+    return Lowering([layer] + act_layers, [out])

@@ -28,16 +28,6 @@ def _out_shape(ins):
     return shape
 
 
-def _check_merge(n, ins, arrays):
-    if len(ins) < 2:
-        n.fail("inputs", "a merge takes at least 2 inputs, found %d" % len(ins))
-
-
-def _check_two(n, ins, arrays):
-    if len(ins) != 2:
-        n.fail("inputs", "op %r takes exactly 2 inputs, found %d" % (n.node["op"], len(ins)))
-
-
 def _gate(ins, shape):
     """(full, gate) when one of two inputs is a per-channel gate of the other's (C, H, W) blob."""
     if len(ins) != 2 or ins[0].layout.kind == layout.VECTOR or ins[0].layout.kind == layout.FLAT_CHW:
@@ -101,31 +91,31 @@ def add(node, ins, arrays, names, target):
     return _elementwise(node, ins, names, "SUM", gate_type="Bias")
 
 
-@register("multiply", flat_ok=_same_shapes, inputs="many", check=_check_merge,
+@register("multiply", flat_ok=_same_shapes,
           composition="Eltwise PROD (Scale for a per-channel gate, Tile to broadcast)")
 def multiply(node, ins, arrays, names, target):
     return _elementwise(node, ins, names, "PROD", gate_type="Scale")
 
 
-@register("subtract", flat_ok=_same_shapes, inputs=2, check=_check_two,
+@register("subtract", flat_ok=_same_shapes,
           composition="Eltwise SUM with coefficients 1, -1 (Tile to broadcast)")
 def subtract(node, ins, arrays, names, target):
     return _elementwise(node, ins, names, "SUM", coeff=[1.0, -1.0])
 
 
-@register("average", flat_ok=_same_shapes, inputs="many", check=_check_merge,
+@register("average", flat_ok=_same_shapes,
           composition="Eltwise SUM + Power (scale 1/n) (Tile to broadcast)")
 def average(node, ins, arrays, names, target):
     return _elementwise(node, ins, names, "SUM", scale=1.0 / len(ins))
 
 
-@register("maximum", flat_ok=_same_shapes, inputs="many", check=_check_merge,
+@register("maximum", flat_ok=_same_shapes,
           composition="Eltwise MAX (Tile to broadcast)")
 def maximum(node, ins, arrays, names, target):
     return _elementwise(node, ins, names, "MAX")
 
 
-@register("minimum", flat_ok=_same_shapes, inputs="many", check=_check_merge,
+@register("minimum", flat_ok=_same_shapes,
           composition="Power (scale -1) + Eltwise MAX + Power (scale -1) (Tile to broadcast)")
 def minimum(node, ins, arrays, names, target):
     return _elementwise(node, ins, names, "MAX", negate=True)

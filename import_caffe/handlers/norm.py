@@ -4,7 +4,7 @@ import numpy as np
 
 from ..layout import FLAT_CHW, IMAGE, SEQUENCE, VECTOR
 from ..plan import CaffeLayer, Lowering, TensorRef
-from ..registry import Unsupported, register
+from ..registry import Unsupported, malformed, register
 
 
 @register("batch_norm", composition="BatchNorm + Scale")
@@ -16,10 +16,8 @@ def batch_norm(node, ins, arrays, names, target):
     channels = src.shape[-1]
     mean = np.asarray(arrays["moving_mean"], dtype=np.float32)
     var = np.asarray(arrays["moving_variance"], dtype=np.float32)
-    if mean.shape != (channels,) or var.shape != (channels,):
-        raise Unsupported("statistics of shape %r for %d channels" % (mean.shape, channels))
     if (var < 0).any():
-        raise Unsupported("negative moving_variance")
+        raise malformed(node, "arrays.moving_variance", "negative variance")
     gamma = arrays.get("gamma")
     beta = arrays.get("beta")
     has_affine = gamma is not None or beta is not None
@@ -37,13 +35,6 @@ def batch_norm(node, ins, arrays, names, target):
                                      {"scale_param": {"axis": 1, "num_axes": 1, "bias_term": True}},
                                      [scale, beta]))
     return Lowering(layers, [TensorRef(names.top, src.shape, src.layout)])
-
-
-def _check_layer_norm(n, ins, arrays):
-    n.number("epsilon", lo=0)
-    channels = ins[0].shape[-1] if ins and ins[0].shape else None
-    for role in ("gamma", "beta"):
-        n.array(arrays, role, 1, [channels])
 
 
 def _mean_over_channels(name, bottom, top, channels):
@@ -67,7 +58,7 @@ def _affine(name, bottom, top, gamma, beta):
     return CaffeLayer(name, "Bias", [bottom], [top], {"bias_param": {"axis": 1, "num_axes": 1}}, [beta])
 
 
-@register("layer_norm", check=_check_layer_norm,
+@register("layer_norm",
           composition="1x1 Convolution (mean over channels) + Tile + Eltwise + Power + Scale")
 def layer_norm(node, ins, arrays, names, target):
     """Keras LayerNormalization over the channel axis: (x - mean_c) / sqrt(var_c + eps) * gamma + beta at
@@ -113,18 +104,7 @@ def layer_norm(node, ins, arrays, names, target):
                     "layer normalisation composed from 1x1 Convolution, Tile, Eltwise and Power")
 
 
-def _check_normalize(n, ins, arrays):
-    n.number("epsilon", lo=0)
-    n.boolean("invert")
-    channels = ins[0].shape[-1] if ins and ins[0].shape else None
-    for role in ("mean", "variance"):
-        if n.array(arrays, role, 1, [channels]) is None:
-            n.fail("arrays." + role, "missing")
-    if (arrays["variance"] < 0).any():
-        n.fail("arrays.variance", "negative variance")
-
-
-@register("normalize", check=_check_normalize, composition="Bias (- mean) + Scale (1 / max(sqrt(var), eps))")
+@register("normalize", composition="Bias (- mean) + Scale (1 / max(sqrt(var), eps))")
 def normalize(node, ins, arrays, names, target):
     """Keras Normalization: (x - mean) / max(sqrt(var), eps) as Bias(-mean) then Scale(1 / divisor); with
     invert, mean + x * divisor as Scale(divisor) then Bias(mean). The divisor is computed in float32 as
@@ -133,6 +113,8 @@ def normalize(node, ins, arrays, names, target):
     if src.layout.kind == FLAT_CHW:
         raise Unsupported("normalising a flattened tensor")
     mean = np.asarray(arrays["mean"], dtype=np.float32)
+    if (np.asarray(arrays["variance"]) < 0).any():
+        raise malformed(node, "arrays.variance", "negative variance")
     divisor = np.maximum(np.sqrt(np.asarray(arrays["variance"], dtype=np.float32)),
                          np.float32(node["attrs"]["epsilon"])).astype(np.float32)
     first, second = names.sub("first"), names.top

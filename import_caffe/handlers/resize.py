@@ -2,7 +2,6 @@
 Deconvolutions) and crop2d (Cropping2D, as Slice)."""
 import numpy as np
 
-from ..attrs import MAX_WINDOW
 from ..layout import IMAGE, Layout
 from ..plan import CaffeLayer, Lowering, TensorRef
 from ..registry import Unsupported, register
@@ -55,13 +54,6 @@ def _deconv(name, bottom, top, channels, kernel_hw, stride_hw, pad_hw, taps):
         "pad_w": pad_hw[1]}}, [np.ascontiguousarray(weight)])
 
 
-def _check_upsample(n, ins, arrays):
-    if n.has("size"):
-        n.ints("size", 2, 1, MAX_WINDOW)
-    if n.has("interpolation") and n.string("interpolation") not in ("nearest", "bilinear"):
-        n.fail("attrs.interpolation", "expected 'nearest' or 'bilinear', found %r" % n.attrs["interpolation"])
-
-
 def _upsample_deconv(name, bottom, top, hwc, steps, interpolation):
     """The Deconvolution (after edge replication for bilinear) upsampling by `steps`. Returns
     (layers, note)."""
@@ -92,7 +84,7 @@ def _upsample_deconv(name, bottom, top, hwc, steps, interpolation):
     return layers, note
 
 
-@register("upsample2d", check=_check_upsample,
+@register("upsample2d",
           composition="nearest: Deconvolution (group = channels, ones kernel); "
                       "bilinear: Slice + Concat (edge rows/columns) + Deconvolution (group = channels, "
                       "bilinear kernel); Tile for a one-cell axis")
@@ -130,16 +122,7 @@ def upsample2d(node, ins, arrays, names, target):
     return Lowering(layers, [TensorRef(names.top, out_shape, Layout(IMAGE))], "; ".join(notes) or None)
 
 
-def _check_crop(n, ins, arrays):
-    if n.has("crops"):
-        crops = n.ints("crops", 4, 0, MAX_WINDOW * MAX_WINDOW)
-        if ins and ins[0].layout.kind == IMAGE and len(ins[0].shape) == 3:
-            h, w = ins[0].shape[:2]
-            if crops[0] + crops[1] >= h or crops[2] + crops[3] >= w:
-                n.fail("attrs.crops", "%r crops the whole %dx%d input" % (crops, h, w))
-
-
-@register("crop2d", check=_check_crop, composition="Slice (+ Silence for the cropped parts)")
+@register("crop2d", composition="Slice (+ Silence for the cropped parts)")
 def crop2d(node, ins, arrays, names, target):
     src = ins[0]
     h, w, c = _image_input(src)

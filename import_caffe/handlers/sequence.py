@@ -5,12 +5,11 @@ repeat_vector, and embedding (Caffe Embed, then a transpose onto the channel axi
 import numpy as np
 
 from .. import layout
-from ..attrs import MAX_WINDOW
 from ..layout import IMAGE, SEQUENCE, VECTOR, Layout
 from ..plan import CaffeLayer, Lowering, TensorRef
 from ..registry import Unsupported, register
 from ..padding import symmetric
-from .activation import lower_activation
+from .conv import activate
 from .common import crop_axis, identity_layer, zero_pad
 from .pool import _pool, global_pool2d
 from .reshape import transpose_blob
@@ -39,45 +38,8 @@ def _window_attrs(node, dilated):
            "pads": [0, 0] + list(attrs["pads"])}
     if dilated:
         out["dilation"] = [1, attrs["dilation"][0]]
-        out["activation"] = attrs.get("activation")
+        out["activation"] = attrs["activation"]
     return out
-
-
-def _check_window(n, ins, dilated):
-    kernel = n.ints("kernel_size", 1, 1)[0]
-    n.ints("strides", 1, 1)
-    dilation = n.ints("dilation", 1, 1)[0] if dilated else 1
-    before, after = n.ints("pads", 2, 0)
-    k_eff = (kernel - 1) * dilation + 1
-    if max(before, after) >= k_eff:
-        n.fail("attrs.pads", "[%d, %d] pads by a whole window of %d or more" % (before, after, k_eff))
-    if ins and ins[0].layout.kind == SEQUENCE and k_eff > ins[0].shape[0] + before + after:
-        n.fail("attrs.kernel_size", "a window of %d does not fit the sequence of %d padded by %d + %d"
-               % (k_eff, ins[0].shape[0], before, after))
-
-
-def _check_conv1d(n, ins, arrays):
-    _check_window(n, ins, dilated=True)
-    groups = n.int("groups", 1, MAX_WINDOW)
-    if n.attrs.get("activation") is not None:
-        n.activation(n.attrs["activation"], "attrs.activation")
-    cin = None
-    if ins and ins[0].layout.kind == SEQUENCE and ins[0].shape[1] % groups == 0:
-        cin = ins[0].shape[1] // groups
-    shape = n.array(arrays, "kernel", 3, [n.attrs["kernel_size"][0], cin, None])
-    if shape is None:
-        n.fail("arrays.kernel", "missing")
-    n.array(arrays, "bias", 1, [shape[2]])
-
-
-def _check_pool1d(n, ins, arrays):
-    _check_window(n, ins, dilated=False)
-
-
-def _check_global(n, ins, arrays):
-    if n.string("mode") not in ("avg", "max"):
-        n.fail("attrs.mode", "expected 'avg' or 'max', found %r" % n.attrs["mode"])
-    n.boolean("keepdims")
 
 
 def _sliding(node, ins, names, name, top, weight, bias, out_channels, groups):
@@ -108,62 +70,32 @@ def _sliding(node, ins, names, name, top, weight, bias, out_channels, groups):
     return layers, [out_length, out_channels], note
 
 
-def _activate(node, names, target):
-    """(blob the layer before a fused activation writes, activation layers)."""
-    act = node["attrs"].get("activation")
-    if not act:
-        return names.top, []
-    return names.sub("preact"), lower_activation(act, names.sub("preact"), names.top, names.sub(act["function"]),
-                                                 target)
-
-
-@register("conv1d", composition="Convolution with a 1xK window (+ padding for causal/asymmetric SAME)",
-          check=_check_conv1d)
+@register("conv1d", composition="Convolution with a 1xK window (+ padding for causal/asymmetric SAME)")
 def conv1d(node, ins, arrays, names, target):
     kernel = arrays["kernel"]
-    top, act_layers = _activate(node, names, target)
+    top, act_layers = activate(node["attrs"], names, target)
     layers, shape, note = _sliding(node, ins, names, names.layer, top, layout.conv1d_kernel(kernel),
                                    arrays.get("bias"), int(kernel.shape[2]), node["attrs"]["groups"])
     return Lowering(layers + act_layers, [TensorRef(names.top, shape, Layout(SEQUENCE))], note)
 
 
-def _check_depthwise1d(n, ins, arrays):
-    _check_window(n, ins, dilated=True)
-    if n.attrs.get("activation") is not None:
-        n.activation(n.attrs["activation"], "attrs.activation")
-    cin = ins[0].shape[1] if ins and ins[0].layout.kind == SEQUENCE else None
-    role = "depthwise_kernel" if n.node["op"] == "separable_conv1d" else "kernel"
-    shape = n.array(arrays, role, 3, [n.attrs["kernel_size"][0], cin, None])
-    if shape is None:
-        n.fail("arrays." + role, "missing")
-    out = shape[1] * shape[2]
-    if n.node["op"] == "separable_conv1d":
-        point = n.array(arrays, "pointwise_kernel", 3, [1, out, None])
-        if point is None:
-            n.fail("arrays.pointwise_kernel", "missing")
-        out = point[2]
-    n.array(arrays, "bias", 1, [out])
-
-
-@register("depthwise_conv1d", composition="Convolution with a 1xK window (group = channels)",
-          check=_check_depthwise1d)
+@register("depthwise_conv1d", composition="Convolution with a 1xK window (group = channels)")
 def depthwise_conv1d(node, ins, arrays, names, target):
     kernel = arrays["kernel"]                        # (k, in, multiplier)
-    top, act_layers = _activate(node, names, target)
+    top, act_layers = activate(node["attrs"], names, target)
     layers, shape, note = _sliding(node, ins, names, names.layer, top, layout.depthwise1d_kernel(kernel),
                                    arrays.get("bias"), int(kernel.shape[1] * kernel.shape[2]), int(kernel.shape[1]))
     return Lowering(layers + act_layers, [TensorRef(names.top, shape, Layout(SEQUENCE))], note)
 
 
-@register("separable_conv1d", composition="Convolution with a 1xK window (group = channels) + 1x1 Convolution",
-          check=_check_depthwise1d)
+@register("separable_conv1d", composition="Convolution with a 1xK window (group = channels) + 1x1 Convolution")
 def separable_conv1d(node, ins, arrays, names, target):
     """The depthwise step (no bias), then the pointwise 1x1 Convolution with the bias and the activation."""
     kernel, point = arrays["depthwise_kernel"], arrays["pointwise_kernel"]     # (k, in, mult), (1, in*mult, out)
     layers, shape, note = _sliding(node, ins, names, names.sub("depthwise"), names.sub("depthwise"),
                                    layout.depthwise1d_kernel(kernel), None, int(kernel.shape[1] * kernel.shape[2]),
                                    int(kernel.shape[1]))
-    top, act_layers = _activate(node, names, target)
+    top, act_layers = activate(node["attrs"], names, target)
     bias = arrays.get("bias")
     layers.append(CaffeLayer(names.layer, "Convolution", [names.sub("depthwise")], [top], {"convolution_param": {
         "num_output": int(point.shape[2]), "kernel_size": [1], "bias_term": bias is not None}},
@@ -178,33 +110,24 @@ def _pool1d(node, ins, names, mode):
     return lowering
 
 
-@register("max_pool1d", composition="Pooling MAX with a 1xK window (+ Slice)", check=_check_pool1d)
+@register("max_pool1d", composition="Pooling MAX with a 1xK window (+ Slice)")
 def max_pool1d(node, ins, arrays, names, target):
     return _pool1d(node, ins, names, "MAX")
 
 
-@register("avg_pool1d", composition="Pooling AVE with a 1xK window (+ Slice, + Scale divisor correction)",
-          check=_check_pool1d)
+@register("avg_pool1d", composition="Pooling AVE with a 1xK window (+ Slice, + Scale divisor correction)")
 def avg_pool1d(node, ins, arrays, names, target):
     return _pool1d(node, ins, names, "AVE")
 
 
-@register("global_pool1d", composition="Pooling global_pooling (+ Flatten)", check=_check_global)
+@register("global_pool1d", composition="Pooling global_pooling (+ Flatten)")
 def global_pool1d(node, ins, arrays, names, target):
     lowering = global_pool2d(node, [as_image(ins[0])], arrays, names, target)
     lowering.outputs = [as_sequence(r) if r.layout.kind == IMAGE else r for r in lowering.outputs]
     return lowering
 
 
-def _check_embedding(n, ins, arrays):
-    vocab = n.int("input_dim", 1)
-    dim = n.int("output_dim", 1)
-    if n.array(arrays, "embeddings", 2, [vocab, dim]) is None:
-        n.fail("arrays.embeddings", "missing")
-
-
-@register("embedding", composition="Embed (+ Slice and Concat to put the vectors on the channel axis)",
-          check=_check_embedding)
+@register("embedding", composition="Embed (+ Slice and Concat to put the vectors on the channel axis)")
 def embedding(node, ins, arrays, names, target):
     """Caffe's Embed reads float indices (N, L) and writes (N, L, D); the SEQUENCE layout is (N, D, 1, L),
     so the two axes are swapped exactly (Slice + Concat) unless one has size 1. Indices must be integral
@@ -227,14 +150,7 @@ def embedding(node, ins, arrays, names, target):
                     "Embed writes (L, D): Slice + Concat put D on the channel axis" if len(layers) > 2 else None)
 
 
-def _check_pads(key):
-    def rule(n, ins, arrays):
-        n.ints(key, 2, 0)
-    return rule
-
-
-@register("pad1d", composition="identity depthwise Convolution (pad) + Slice for asymmetric sides",
-          check=_check_pads("pads"))
+@register("pad1d", composition="identity depthwise Convolution (pad) + Slice for asymmetric sides")
 def pad1d(node, ins, arrays, names, target):
     src = as_image(ins[0])
     before, after = node["attrs"]["pads"]
@@ -242,7 +158,7 @@ def pad1d(node, ins, arrays, names, target):
     return Lowering(layers, [as_sequence(ref)])
 
 
-@register("crop1d", composition="Slice (+ Silence for the cropped ends)", check=_check_pads("cropping"))
+@register("crop1d", composition="Slice (+ Silence for the cropped ends)")
 def crop1d(node, ins, arrays, names, target):
     src = ins[0]
     if src.layout.kind != SEQUENCE:
@@ -257,11 +173,7 @@ def crop1d(node, ins, arrays, names, target):
     return Lowering(layers, [TensorRef(names.top, [length - before - after, channels], Layout(SEQUENCE))])
 
 
-def _check_repeat(n, ins, arrays):
-    n.int("n", 1, MAX_WINDOW)
-
-
-@register("repeat_vector", composition="Reshape + Tile", check=_check_repeat)
+@register("repeat_vector", composition="Reshape + Tile")
 def repeat_vector(node, ins, arrays, names, target):
     """(C,) -> (n, C): the vector as (N, C, 1, 1), tiled n times along the sequence axis."""
     src = ins[0]
@@ -274,12 +186,7 @@ def repeat_vector(node, ins, arrays, names, target):
     return Lowering(layers, [TensorRef(names.top, [n, channels], Layout(SEQUENCE))])
 
 
-def _check_upsample(n, ins, arrays):
-    n.int("size", 1, MAX_WINDOW)
-
-
-@register("upsample1d", composition="Deconvolution (group = channels, ones kernel, stride = size)",
-          check=_check_upsample)
+@register("upsample1d", composition="Deconvolution (group = channels, ones kernel, stride = size)")
 def upsample1d(node, ins, arrays, names, target):
     """Nearest upsampling along the sequence: each step repeated `size` times. A Deconvolution with a 1 x size
     kernel of ones, stride size and one group per channel writes x * 1 into every cell of its window:

@@ -3,7 +3,7 @@ both targets, a target without Clip/Swish never gets them, layers form a chain e
 top, refusals say why; the named targets and their detection."""
 import pytest
 
-from import_caffe import attrs
+from shared import opspec
 from import_caffe.handlers import activation, merge
 from import_caffe.layout import IMAGE, SEQUENCE, Layout
 from import_caffe.plan import Names, TensorRef
@@ -33,7 +33,7 @@ def test_every_function_has_cases():
 @pytest.mark.parametrize("fn,extra", CASES, ids=["%s-%d" % (fn, i) for fn in sorted(ATTRS) for i in range(len(ATTRS[fn]))])
 def test_lowering_is_a_chain_for_each_target(fn, extra, target_name):
     target = Target.named(target_name)
-    attrs_ = dict(extra, function=fn)
+    attrs_ = opspec.complete("activation", dict(extra, function=fn))
     layers = activation.lower_activation(attrs_, "x", "y", "act", target, IMAGE_REF)
     blobs = {"x"}
     for layer in layers:
@@ -50,7 +50,7 @@ def test_lowering_is_a_chain_for_each_target(fn, extra, target_name):
 
 def test_gelu_erf_is_the_only_approximation():
     for fn, extra in CASES:
-        node = {"op": "activation", "attrs": dict(extra, function=fn)}
+        node = {"op": "activation", "attrs": opspec.complete("activation", dict(extra, function=fn))}
         expected = fn == "gelu" and not extra["approximate"]
         assert bool(activation.approximations(node)) == expected, (fn, extra)
     fused = {"op": "dense", "attrs": {"activation": {"function": "gelu", "approximate": False}}}
@@ -60,6 +60,10 @@ def test_gelu_erf_is_the_only_approximation():
 def test_softmax_over_non_contiguous_caffe_axes_is_refused():
     with pytest.raises(Unsupported, match="not contiguous"):
         activation.lower_activation({"function": "softmax", "axis": [2, 3]}, "x", "y", "s", Target(), IMAGE_REF)
+
+
+def test_every_lowered_function_is_declared_in_the_op_spec():
+    assert sorted(activation.FUNCTIONS) == sorted(opspec.activation.FUNCTIONS)
 
 
 def test_softmax_over_a_sequence_skips_its_unit_height():
@@ -79,10 +83,10 @@ def test_activation_attributes_are_checked():
     node = {"name": "a", "op": "activation", "source_type": "Activation",
             "attrs": {"function": "gelu", "approximate": "yes"}}
     with pytest.raises(BundleError, match="approximate"):
-        attrs.check_node(node, [IMAGE_REF], {})
+        opspec.check_node(node, [IMAGE_REF.shape], None, {}, "test")
     node["attrs"] = {"function": "softmax", "axis": [1, 1]}
-    with pytest.raises(BundleError, match="distinct axes"):
-        attrs.check_node(node, [IMAGE_REF], {})
+    with pytest.raises(BundleError, match="distinct"):
+        opspec.check_node(node, [IMAGE_REF.shape], None, {}, "test")
 
 
 def test_named_and_detected_targets():

@@ -8,7 +8,8 @@ import pytest
 
 from import_caffe.planner import plan_net
 from import_caffe.registry import Target
-from shared.errors import BundleError, UnsupportedError
+from shared import opspec
+from shared.errors import BundleError
 
 RNG = np.random.RandomState(5)
 
@@ -22,18 +23,18 @@ def manifest_and_arrays():
     """tokens (6,) -> embed (6, 4) -> conv (3, 5) -> pool (3, 5) -> ln -> permute (5, 3) -> norm -> gap (3,)."""
     arrays = {
         "embed/embeddings": RNG.standard_normal((10, 4)).astype(np.float32),
-        "conv/kernel": RNG.standard_normal((3, 2, 5)).astype(np.float32),
+        "conv/kernel": RNG.standard_normal((3, 4, 5)).astype(np.float32),
         "conv/bias": RNG.standard_normal(5).astype(np.float32),
         "ln/gamma": np.ones(5, np.float32), "ln/beta": np.zeros(5, np.float32),
         "norm/mean": np.zeros(3, np.float32), "norm/variance": np.ones(3, np.float32),
     }
-    window = {"kernel_size": [3], "strides": [2], "pads": [1, 1]}
+    window = {"kernel_size": [3], "strides": [2], "pads": [1, 1], "padding": "same"}
     nodes = [
         _node("embed", "embedding", ["tokens"], {"input_dim": 10, "output_dim": 4, "mask_zero": False},
               ["embeddings"]),
-        _node("conv", "conv1d", ["embed"], dict(window, dilation=[1], groups=2, activation={"function": "relu"}),
+        _node("conv", "conv1d", ["embed"], dict(window, dilation=[1], groups=1, filters=5, activation={"function": "relu"}),
               ["kernel", "bias"]),
-        _node("pool", "avg_pool1d", ["conv"], {"kernel_size": [2], "strides": [1], "pads": [0, 1]}),
+        _node("pool", "avg_pool1d", ["conv"], {"kernel_size": [2], "strides": [1], "pads": [0, 1], "padding": "same"}),
         _node("ln", "layer_norm", ["pool"], {"epsilon": 1e-3}, ["gamma", "beta"]),
         _node("permute", "permute", ["ln"], {"dims": [2, 1]}),
         _node("norm", "normalize", ["permute"], {"epsilon": 1e-7, "invert": False}, ["mean", "variance"]),
@@ -49,6 +50,15 @@ def manifest_and_arrays():
 
 
 def plan(manifest, arrays):
+    """What the importer does with a bundle's manifest: each node checked against its op's spec (read as
+    version 1, defaults filled in), then planned."""
+    tensors = manifest["tensors"]
+    for node in manifest["nodes"]:
+        opspec.fill_defaults(node)
+        opspec.check_node(node, [tensors[t]["shape"] for t in node["inputs"]],
+                          [tensors[t]["shape"] for t in node["outputs"]],
+                          dict((role, arrays[key].shape) for role, key in node["arrays"].items()), "test")
+
     def arrays_of(node):
         return dict((role, arrays[key]) for role, key in node["arrays"].items())
     return plan_net(manifest, arrays_of, Target(), where="test")
@@ -99,8 +109,8 @@ def test_negative_normalization_variance_is_refused():
         plan(manifest, arrays)
 
 
-def test_groups_not_dividing_the_channels_are_unsupported():
+def test_groups_not_dividing_the_channels_are_malformed():
     manifest, arrays = manifest_and_arrays()
     manifest["nodes"][1]["attrs"]["groups"] = 3
-    with pytest.raises(UnsupportedError, match="not divisible by groups 3"):
+    with pytest.raises(BundleError, match="attrs.groups.*not both divisible by groups 3"):
         plan(manifest, arrays)

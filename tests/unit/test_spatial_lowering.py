@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from shared.errors import BundleError
-from import_caffe.attrs import check_node
+from shared import opspec
 from import_caffe.handlers.resize import bilinear_taps
 from import_caffe.layout import IMAGE, Layout
 from import_caffe.plan import Names, TensorRef
@@ -75,7 +75,8 @@ def lower(op, attrs, arrays, hwc):
     node = {"name": "n", "op": op, "source_type": op, "inputs": ["x"], "outputs": ["y"], "attrs": attrs}
     ins = [TensorRef("x", list(hwc), Layout(IMAGE))]
     handler = handler_for(op)
-    check_node(node, ins, arrays, handler=handler)
+    opspec.fill_defaults(node)
+    opspec.check_node(node, [hwc], None, dict((r, np.shape(a)) for r, a in arrays.items()), "test")
     return handler.func(node, ins, arrays, Names(node), Target())
 
 
@@ -142,7 +143,7 @@ def test_conv2d_transpose_plan_matches_tf(k, s, d, padding, op):
 ], ids=["offset_past_window", "output_too_large", "zero_stride", "negative_offset"])
 def test_conv2d_transpose_malformed_attrs_are_refused(attrs, field):
     base = {"kernel_size": [3, 3], "strides": [2, 2], "dilation": [1, 1], "offset": [1, 1], "output_size": [6, 8],
-            "filters": 3}
+            "filters": 3, "padding": "same", "use_bias": False}
     base.update(attrs)
     with pytest.raises(BundleError) as info:
         lower("conv2d_transpose", base, {"kernel": np.zeros((3, 3, 3, 2))}, (3, 4, 2))
