@@ -175,6 +175,36 @@ def run(plan, prototxt_path, weights_path, inputs, wanted, workdir, release_blob
         return dict((blob, data["b%d" % i]) for i, blob in enumerate(wanted) if inputs)
 
 
+def _describe_child(prototxt_path, out_path):
+    caffe = load_pycaffe()
+    caffe.set_mode_cpu()
+    net = caffe.Net(prototxt_path, caffe.TEST)
+    layers = []
+    for name, layer in zip(net._layer_names, net.layers):
+        params = [list(b.data.shape) for b in net.params[name]] if name in net.params else []
+        layers.append({"name": name, "type": layer.type, "bottoms": list(net.bottom_names[name]),
+                       "tops": list(net.top_names[name]), "params": params})
+    data = {"layers": layers, "blobs": dict((k, list(v.data.shape)) for k, v in net.blobs.items()),
+            "inputs": list(net.inputs)}
+    with open(out_path, "w") as f:
+        json.dump(data, f)
+
+
+def describe(prototxt_path, workdir, what=None):
+    """Build the net of a prototxt in Caffe (TEST phase), in a forked child (a Caffe CHECK failure aborts
+    a process), and describe it: {"layers": [{name, type, bottoms, tops, params: [shape]}] in order,
+    "blobs": {name: shape}, "inputs": [blob]}. `what` names the net in the error message (default: the prototxt's path)."""
+    load_pycaffe()
+    out_path = os.path.join(workdir, "user-net.json")
+    log_path = os.path.join(workdir, "user-net-log.txt")
+    result = forked.run_forked(lambda: _describe_child(prototxt_path, out_path), stderr_path=log_path)
+    if not result.ok:
+        why = _check_line(log_path) if result.signal is not None else "%s: %s" % (result.error_type, result.message)
+        raise ConversionError("Caffe cannot build %s: %s" % (what or prototxt_path, why))
+    with open(out_path) as f:
+        return json.load(f)
+
+
 def _check_line(log_path):
     try:
         with open(log_path, errors="replace") as f:

@@ -1,4 +1,5 @@
-"""Plan -> caffe_pb2.NetParameter -> prototxt text. The only module that builds protobuf messages.
+"""Plan -> caffe_pb2.NetParameter -> prototxt text (and a prototxt's text -> NetParameter). The only module
+that builds or parses protobuf messages.
 Names and values go through protobuf's own text format, so no name can break the net definition."""
 import os
 
@@ -42,6 +43,19 @@ def net_parameter(plan):
 def prototxt(plan):
     from google.protobuf import text_format
     return text_format.MessageToString(net_parameter(plan))
+
+
+def parse_prototxt(text):
+    """A prototxt's text as a NetParameter; ValueError with protobuf's message (line and column) when it
+    does not parse."""
+    from caffe.proto import caffe_pb2
+    from google.protobuf import text_format
+    net = caffe_pb2.NetParameter()
+    try:
+        text_format.Merge(text, net)
+    except text_format.ParseError as exc:
+        raise ValueError(str(exc))
+    return net
 
 
 # ----------------------------------------------------------------------------------------- weights

@@ -1,5 +1,74 @@
-"""The parity report: report.json content and the table printed for the user."""
+"""The parity report, for both kinds of net (generated, or yours with --prototxt): the report.json content
+(build), its publishing with the model files (publish), and the table printed for the user."""
+import json
+import os
 from collections import OrderedDict
+
+from shared.errors import ParityError
+
+from . import __version__, compare, layout, report_html, tolerances, verify
+
+# how a user feeds each kind of input: TF (N,H,W,C) -> NCHW, TF (N,L,C) -> (N,C,1,L), TF (N,C) -> NC
+_LAYOUT_NAMES = {layout.IMAGE: "NCHW", layout.SEQUENCE: "NC1L (TF's (N, L, C) as (N, C, 1, L))"}
+
+
+def input_layout_name(ref_layout):
+    """How a user feeds an input of this layout to the Caffe net (shown in the reports)."""
+    return _LAYOUT_NAMES.get(ref_layout.kind, "NC")
+
+
+def _input_entry(entry, ref, net, value):
+    out = {"name": net.input_blob(entry["name"])}
+    if net.maps_inputs:
+        out["tf_name"] = entry["name"]
+    out.update({"caffe_shape": ["N"] + layout.caffe_shape(ref.shape, ref.layout), "tf_shape": ["N"] + list(ref.shape),
+                "layout": input_layout_name(ref.layout)})
+    if value is not None and value.size:
+        out["reference_range"] = {"min": float(value.min()), "mean": float(value.mean()), "max": float(value.max())}
+    return out
+
+
+def build(bundle_path, manifest, target, plan, net, rows, accuracy, inputs):
+    """The report.json content. rows: compare.rows; inputs: Caffe input blob -> the reference values fed."""
+    output_rows = [r for r in rows if r["output"]]
+    report = {
+        "tool": "tf2caffe.import_caffe %s" % __version__, "bundle": os.path.abspath(bundle_path),
+        "model": manifest["model_name"], "source": manifest["source"], "producer": manifest["producer"],
+        "target": target.name, "batch": manifest["reference"]["batch"],
+        "summary": verify.summarize(rows, output_rows),
+        "target_detail": {"name": target.name, "source": target.source, "optional_layers": target.layers()},
+        "approximations": compare.approximations(manifest, rows),
+        "inputs": [_input_entry(e, plan.refs[e["tensor"]], net, inputs.get(net.input_blob(e["name"])))
+                   for e in manifest["inputs"]],
+        "outputs": output_rows, "layers": rows, "notes": plan.notes,
+        "tolerances": {"default": {"rel": tolerances.DEFAULT.rel, "reason": tolerances.DEFAULT.reason}},
+        "accuracy": accuracy,
+        "files": dict(net.files),
+    }
+    report.update(net.report_fields())
+    return report
+
+
+def publish(report, staging, out_dir, net):
+    """Write report.json and report.html into the staging folder, then give the files their final names
+    in out_dir: the model files only when parity holds, the report in any case and last (it vouches for
+    the files next to it, so a run killed between these renames never leaves a new report beside old
+    files). Returns the report, or raises ParityError (with the report) when parity fails."""
+    summary = report["summary"]
+    ok = summary["status"] == verify.OK
+    models = [report["files"]["prototxt"], report["files"]["weights"]] if ok else []
+    if not ok:
+        report["files"] = {}
+    with open(os.path.join(staging, "report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    report_html.write(report, os.path.join(staging, "report.html"))
+    for name in models + ["report.html", "report.json"]:
+        os.replace(os.path.join(staging, name), os.path.join(out_dir, name))
+    if not ok:
+        raise ParityError("parity check failed for %s: first diverging layer %s%s; see %s"
+                          % (net.subject, summary["first_divergence"], net.parity_hint(),
+                             os.path.join(out_dir, "report.json")), report)
+    return report
 
 
 def _fmt(value):
@@ -41,9 +110,10 @@ def footer(report):
         extra = ""
         if "argmax_agree" in r:
             extra = ", argmax agrees on %d/%d" % (r["argmax_agree"], r["argmax_total"])
-        lines.append("output %s %s: max abs %s, max rel %s (tolerance %.0e)%s -> %s" % (
+        tolerance = r.get("tolerance")     # a row that was not compared has none
+        lines.append("output %s %s: max abs %s, max rel %s (tolerance %s)%s -> %s" % (
             r["layer"], "x".join(str(d) for d in r["shape"]), _fmt(r["max_abs"]), _fmt(r["max_rel"]),
-            r["tolerance"], extra, r["status"]))
+            "-" if tolerance is None else "%.0e" % tolerance, extra, r["status"]))
     for acc in report.get("accuracy") or []:
         lines.append("accuracy on %d labelled inputs (%s): TF %.2f%%, Caffe %.2f%%; predictions agree on %d/%d"
                      % (acc["inputs"], acc["output"], 100 * acc["tf_accuracy"], 100 * acc["caffe_accuracy"],

@@ -1,9 +1,11 @@
-"""The hidden staging folder an import writes into before its files get their final names.
+"""The hidden staging folder an import writes into before its files get their final names, and the
+stem those names are made of (file_stem).
 
 Its name carries this machine's name and the process id, `.tf2caffe-<host>-<pid>-<random>`, so a later
 import into the same folder can tell a folder left behind by a killed import (same machine, process
 gone) from one in use, and removes the former. Folders of other machines are left alone.
 """
+import hashlib
 import os
 import re
 import shutil
@@ -43,3 +45,26 @@ def make(out_dir):
     """A new staging folder in out_dir (after sweeping the leftovers of killed imports)."""
     sweep(out_dir)
     return tempfile.mkdtemp(prefix="%s%s-%d-" % (PREFIX, _host(), os.getpid()), dir=out_dir)
+
+
+# The longest name an import gives a file is <stem>.caffemodel.h5; a file name holds at most 255 bytes
+# (ext4, XFS, btrfs, tmpfs), so a stem is kept within 255 - 14 bytes.
+LONGEST_SUFFIX = ".caffemodel.h5"
+MAX_STEM = 255 - len(LONGEST_SUFFIX)
+_DIGEST = 16        # hex digits of the name's sha256 that end a shortened stem
+
+
+def file_stem(name, log=None):
+    """The stem of the output files for `name` (a model name from the bundle, or your prototxt's):
+    only [A-Za-z0-9_.-] (anything else becomes '_', so the stem is ASCII: one byte a character), no
+    leading dot, never empty. A stem longer than MAX_STEM is cut and ends in '-' and a digest of the
+    whole name, so two long names that share their beginning still get different files (said to `log`)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "model"
+    if len(stem) <= MAX_STEM:
+        return stem
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST]
+    keep = MAX_STEM - _DIGEST - 1
+    if log is not None:
+        log("a name of %d characters is too long for a file name: the files are named after its first %d and "
+            "a digest of it (...-%s)" % (len(name), keep, digest))
+    return "%s-%s" % (stem[:keep], digest)
