@@ -80,12 +80,15 @@ def main(argv=None):
                           outputs=parse_outputs(args.outputs) if args.outputs else None,
                           signature=args.signature)
     except Tf2CaffeError as exc:
+        from .node import HandlerBug
+        if isinstance(exc, HandlerBug) and os.environ.get("TF2CAFFE_DEBUG"):
+            raise       # a converter bug: the traceback on request, as the README's exit statuses say
         print("export_tf: error: %s" % exc, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("export_tf: interrupted; nothing was written", file=sys.stderr)
         return 130
-    from shared.bundle import summary
+    from import_caffe.inspect_summary import summary
     if not args.quiet:
         print(summary(manifest))
     print("wrote %s" % args.output)

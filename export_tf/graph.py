@@ -8,6 +8,7 @@ that model inputs and outputs carry the model's input and output names.
 import sys
 
 from shared.errors import ModelLoadError
+from shared.keys import unique
 
 
 class GraphNode(object):
@@ -93,12 +94,7 @@ class _Walker(object):
         self.tensor_ids = {}   # id(symbolic tensor) -> tensor id
 
     def unique(self, name):
-        candidate, k = name, 0
-        while candidate in self.node_names:
-            k += 1
-            candidate = "%s_%d" % (name, k)
-        self.node_names.add(candidate)
-        return candidate
+        return unique(name, self.node_names)
 
     def walk(self, model, prefix):
         for tensor in model.outputs:

@@ -3,6 +3,7 @@ from shared import opspec
 from shared.plugins import load_plugins, plugin_paths
 
 from . import registry
+from .node import Unsupported, make_node
 
 _CUSTOM_OBJECTS = {}
 _LOADED = set()
@@ -20,8 +21,8 @@ def _register(*class_names, **kwargs):
 
 class ExportAPI(object):
     register = staticmethod(_register)
-    Node = registry.Node
-    Unsupported = registry.Unsupported
+    Node = staticmethod(make_node)          # a node of the plugin's op, declared with api.declare
+    Unsupported = Unsupported
     declare = staticmethod(opspec.declare)      # the plugin op's spec (shared/opspec)
 
     @staticmethod

@@ -1,87 +1,36 @@
-"""The exporter's registry: Keras layer class name -> handler.
+"""The exporter's two handler tables, one per reader, over the same family modules (export_tf/handlers/):
 
-A handler is a pure function ``handler(view) -> Node`` that turns one Keras layer call (a LayerView:
-its config, weights and concrete tensor shapes) into one manifest node: a canonical op name from the
-shared vocabulary, explicit attributes with every default resolved, and named arrays in TF layout.
-It raises ``Unsupported(reason)`` for settings the converter cannot express; the orchestrator collects
-those over the whole model. Registering the same class twice raises at import time.
+* ``register("Conv2D", ops=("conv2d",))``: Keras layer class name -> handler(LayerView) -> Node; `ops`
+  names the manifest ops the handler emits (for the README's support table);
+* ``tf_op("Conv2D", "DepthwiseConv2dNative")``: TF op type -> handler(OpView) -> Node (the graph reader).
+
+Handlers build their nodes with export_tf.node.make_node and raise Unsupported (see export_tf/node.py).
+Registering a name twice raises at import time (shared/registry.py).
 """
-from shared.errors import Tf2CaffeError
+from shared.registry import Registry
 
-_HANDLERS = {}
+from .node import Node, Unsupported, make_node  # noqa: F401  (what handlers and plugins use)
 
+FAMILIES = ("activation", "applications", "conv", "core", "dense", "merge", "norm", "ops", "pool", "reshape",
+            "resize", "sequence")
+KERAS_LAYERS = Registry("exporter handler for", "export_tf.handlers", FAMILIES)
+TF_OPS = Registry("graph handler for TF op", "export_tf.handlers", FAMILIES)
 
-class Unsupported(Exception):
-    """Raised by a handler for a layer setting that cannot be converted exactly (with the reason)."""
-
-
-class Node(object):
-    """A handler's result: one manifest node (op, attrs) and its arrays keyed by role."""
-
-    def __init__(self, op, attrs=None, arrays=None):
-        self.op = op
-        self.attrs = attrs or {}
-        self.arrays = arrays or {}
-
-
-TENSOR = "<tensor>"
-
-
-class LayerView(object):
-    """What a handler may look at: no TF objects, only plain values."""
-
-    def __init__(self, name, class_name, config, weights, input_shapes, output_shapes, operands=None):
-        self.name = name
-        # the call's positional arguments: TENSOR for a graph tensor, else the constant itself
-        # (a Python number or numpy array), as in `x + 3.0` or `x * (1 / 6)`
-        self.operands = list(operands or [])
-        self.class_name = class_name
-        self.config = config
-        self.weights = weights              # role -> numpy array (TF layout)
-        self.input_shapes = input_shapes    # [tuple] without the batch dimension
-        self.output_shapes = output_shapes
-
-    @property
-    def input_shape(self):
-        return self.input_shapes[0]
-
-    @property
-    def output_shape(self):
-        return self.output_shapes[0]
-
-    def weight(self, role):
-        if role not in self.weights:
-            raise Unsupported("expected a weight named %r, found %s" % (role, sorted(self.weights)))
-        return self.weights[role]
-
-
-def register(*class_names, **kwargs):
-    """register("Conv2D", ops=("conv2d",)): ops names the manifest ops the handler emits (for the
-    README's support table)."""
-    ops = tuple(kwargs.pop("ops", ()))
-    if kwargs:
-        raise TypeError("unknown register() arguments %s" % sorted(kwargs))
-
-    def wrap(func):
-        func.ops = ops
-        for class_name in class_names:
-            if class_name in _HANDLERS:
-                raise Tf2CaffeError("exporter handler for %r registered twice (%s and %s)"
-                                    % (class_name, _HANDLERS[class_name].__module__, func.__module__))
-            _HANDLERS[class_name] = func
-        return func
-    return wrap
+register = KERAS_LAYERS.register
+tf_op = TF_OPS.register
 
 
 def handler_for(class_name):
-    _load()
-    return _HANDLERS.get(class_name)
+    return KERAS_LAYERS.get(class_name)
 
 
 def supported_classes():
-    _load()
-    return dict(_HANDLERS)
+    return KERAS_LAYERS.entries()
 
 
-def _load():
-    from . import handlers  # noqa: F401  (imports every family module by name)
+def tf_op_handler(op_type):
+    return TF_OPS.get(op_type)
+
+
+def supported_ops():
+    return TF_OPS.entries()

@@ -1,5 +1,6 @@
-"""The graph front end: SavedModels, frozen GraphDefs and TF1 checkpoints -> the same bundle as the
-Keras path (detect -> load & freeze -> clean -> one reference run -> lower -> manifest)."""
+"""The graph reader: SavedModels, frozen GraphDefs and TF1 checkpoints -> the same bundle as the Keras
+reader (detect -> load & freeze -> clean -> one reference run -> lower through the handlers of
+export_tf/handlers -> place -> the one manifest writer, export_tf/manifest.py)."""
 import os
 
 import numpy as np
@@ -16,8 +17,8 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     None, outputs: [tensor name] or None (see names.parse_inputs / parse_outputs)."""
     from .clean import clean
     from .load import load_graph
-    from .lower import lower_graph, refuse_control_flow
-    from .manifest import build_manifest
+    from ..manifest import build_manifest
+    from .lower import lower_graph, place, refuse_control_flow
     from .reference import make_feeds, run
     log = log or (lambda msg: None)
     log("loading %s (%s)" % (path, fmt))
@@ -36,16 +37,12 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     if loaded.function is not None:
         _check_against_function(loaded, graph, feeds, values)
     name = os.path.splitext(os.path.basename(os.path.normpath(path)))[0] or "model"
-    manifest, arrays = build_manifest(graph, lowered, values, loaded, name, _versions(), activations)
+    model_inputs, model_outputs, nodes, by_tid = place(graph, lowered, values, loaded)
+    manifest, arrays = build_manifest(name, loaded.source, model_inputs, model_outputs, nodes, by_tid,
+                                      activations=activations)
     log("writing %s" % bundle_path)
     write_bundle(bundle_path, manifest, arrays)
     return read_bundle(bundle_path).manifest
-
-
-def _versions():
-    import keras
-    import tensorflow as tf
-    return tf.__version__, keras.__version__
 
 
 def _check_against_function(loaded, graph, feeds, values):

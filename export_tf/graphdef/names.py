@@ -4,6 +4,7 @@ import hashlib
 import re
 
 from shared.errors import UsageError
+from shared.keys import unique
 from shared.schema import MAX_NAME_LENGTH
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/:]")
@@ -104,13 +105,7 @@ class NameTable(object):
 
     def unique(self, label):
         """A new name for `label` (cleaned, made unique)."""
-        base = clean_name(label)
-        name, k = base, 0
-        while name in self.taken:
-            k += 1
-            name = "%s_%d" % (base, k)
-        self.taken.add(name)
-        return name
+        return unique(clean_name(label), self.taken)
 
     def get(self, tf_name, label=None):
         """The name of TF op (or tensor) `tf_name`; a new one is made from `label` if given."""

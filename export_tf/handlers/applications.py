@@ -1,6 +1,7 @@
 """Helper layers that keras.applications models define themselves: CustomScaleLayer
 (InceptionResNetV2's scaled residual sum), LayerScale and StochasticDepth (ConvNeXt)."""
-from ..registry import Node, Unsupported, register
+from ..node import Unsupported, make_node
+from ..registry import register
 
 
 @register("CustomScaleLayer", ops=("weighted_sum",))
@@ -10,7 +11,7 @@ def custom_scale(view):
         raise Unsupported("expected two inputs, found %d" % len(view.input_shapes))
     if tuple(view.input_shapes[0]) != tuple(view.input_shapes[1]):
         raise Unsupported("inputs of different shapes %r" % (view.input_shapes,))
-    return Node("weighted_sum", {"coefficients": [1.0, float(view.config["scale"])]})
+    return make_node("weighted_sum", {"coefficients": [1.0, float(view.config["scale"])]})
 
 
 @register("LayerScale", ops=("channel_scale",))
@@ -21,10 +22,10 @@ def layer_scale(view):
     gamma = next(iter(view.weights.values()))
     if gamma.ndim != 1 or gamma.shape[0] != view.input_shape[-1]:
         raise Unsupported("gamma of shape %r for an input of shape %r" % (gamma.shape, view.input_shape))
-    return Node("channel_scale", {}, {"scale": gamma})
+    return make_node("channel_scale", {}, {"scale": gamma})
 
 
 @register("StochasticDepth", ops=("identity",))
 def stochastic_depth(view):
     """Drops residual paths in training only; the identity at inference."""
-    return Node("identity", {})
+    return make_node("identity", {})

@@ -1,7 +1,13 @@
-"""Convolutions: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose."""
+"""Convolutions. Keras: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose. TF ops: Conv2D,
+DepthwiseConv2dNative, Conv2DBackpropInput (tf.nn.conv2d_transpose), each with a following bias add
+absorbed."""
+import numpy as np
+
+from ..node import Unsupported, make_node
 from ..padding import resolve_pads
-from ..registry import Node, Unsupported, register
-from .common import activation_attr, channels_last, pair, spatial_input
+from ..registry import register, tf_op
+from .activation import activation_attr
+from .common import channels_last, pair, spatial_input, with_bias
 
 
 def _window_settings(view):
@@ -32,7 +38,7 @@ def _conv_attrs(view, kernel_hw):
     }
 
 
-@register("Conv2D", ops=('conv2d',))
+@register("Conv2D", ops=("conv2d",))
 def conv2d(view):
     kernel = view.weight("kernel")                  # (kh, kw, in / groups, out)
     attrs = _conv_attrs(view, kernel.shape[:2])
@@ -41,10 +47,10 @@ def conv2d(view):
     arrays = {"kernel": kernel}
     if attrs["use_bias"]:
         arrays["bias"] = view.weight("bias")
-    return Node("conv2d", attrs, arrays)
+    return make_node("conv2d", attrs, arrays)
 
 
-@register("DepthwiseConv2D", ops=('depthwise_conv2d',))
+@register("DepthwiseConv2D", ops=("depthwise_conv2d",))
 def depthwise_conv2d(view):
     role = "kernel" if "kernel" in view.weights else "depthwise_kernel"
     kernel = view.weight(role)                      # (kh, kw, in, multiplier)
@@ -53,10 +59,10 @@ def depthwise_conv2d(view):
     arrays = {"kernel": kernel}
     if attrs["use_bias"]:
         arrays["bias"] = view.weight("bias")
-    return Node("depthwise_conv2d", attrs, arrays)
+    return make_node("depthwise_conv2d", attrs, arrays)
 
 
-@register("SeparableConv2D", ops=('separable_conv2d',))
+@register("SeparableConv2D", ops=("separable_conv2d",))
 def separable_conv2d(view):
     """A depthwise convolution (strides, dilation and padding apply to it) then a 1x1 convolution."""
     depthwise = view.weight("depthwise_kernel")     # (kh, kw, in, multiplier)
@@ -67,10 +73,10 @@ def separable_conv2d(view):
     arrays = {"depthwise_kernel": depthwise, "pointwise_kernel": pointwise}
     if attrs["use_bias"]:
         arrays["bias"] = view.weight("bias")
-    return Node("separable_conv2d", attrs, arrays)
+    return make_node("separable_conv2d", attrs, arrays)
 
 
-def _transpose_offset(padding, size, out, kernel, stride, dilation):
+def transpose_offset(padding, size, out, kernel, stride, dilation=1):
     """Where TF's Conv2DTranspose output starts inside the full transposed convolution (length
     (size - 1) * stride + (kernel - 1) * dilation + 1, input cell i feeding cells i * stride + k * dilation):
     TF computes the gradient of a forward convolution from `out` cells to `size` cells, so it drops the
@@ -80,7 +86,7 @@ def _transpose_offset(padding, size, out, kernel, stride, dilation):
     return max((size - 1) * stride + (kernel - 1) * dilation + 1 - out, 0) // 2
 
 
-@register("Conv2DTranspose", ops=('conv2d_transpose',))
+@register("Conv2DTranspose", ops=("conv2d_transpose",))
 def conv2d_transpose(view):
     kernel = view.weight("kernel")                  # (kh, kw, out, in)
     channels_last(view)
@@ -95,8 +101,8 @@ def conv2d_transpose(view):
         "padding": padding,
         "output_padding": None if output_padding is None else pair(output_padding),
         "dilation": dilation,
-        "offset": [_transpose_offset(padding, h, out_h, kh, strides[0], dilation[0]),
-                   _transpose_offset(padding, w, out_w, kw, strides[1], dilation[1])],
+        "offset": [transpose_offset(padding, h, out_h, kh, strides[0], dilation[0]),
+                   transpose_offset(padding, w, out_w, kw, strides[1], dilation[1])],
         "output_size": [int(out_h), int(out_w)],
         "filters": int(kernel.shape[2]),
         "use_bias": bool(view.config.get("use_bias", True)),
@@ -105,4 +111,61 @@ def conv2d_transpose(view):
     arrays = {"kernel": kernel}
     if attrs["use_bias"]:
         arrays["bias"] = view.weight("bias")
-    return Node("conv2d_transpose", attrs, arrays)
+    return make_node("conv2d_transpose", attrs, arrays)
+
+
+@tf_op("Conv2D", "DepthwiseConv2dNative")
+def tf_conv2d(view):
+    view.require_nhwc()
+    src = view.data_input(0)
+    h, w, c = view.image(src)
+    kernel = view.static(1).astype(np.float32)
+    if kernel.ndim != 4:
+        raise Unsupported("filter of shape %r" % (kernel.shape,))
+    strides = view.spatial("strides")
+    dilation = view.spatial("dilations")
+    if strides != [1, 1] and dilation != [1, 1]:
+        raise Unsupported("strides %r together with dilations %r" % (strides, dilation))
+    kernel_hw = [int(kernel.shape[0]), int(kernel.shape[1])]
+    padding, pads = view.window_padding((h, w), kernel_hw, strides, dilation)
+    attrs = {"kernel_size": kernel_hw, "strides": strides, "dilation": dilation, "padding": padding,
+             "pads": pads, "use_bias": False, "activation": None}
+    if view.type == "Conv2D":
+        if c % kernel.shape[2]:
+            raise Unsupported("%d input channels are not a multiple of the filter's %d" % (c, kernel.shape[2]))
+        attrs["groups"] = int(c // kernel.shape[2])
+        attrs["filters"] = int(kernel.shape[3])
+        return with_bias(view, "conv2d", attrs, {"kernel": kernel}, int(kernel.shape[3]), src)
+    if kernel.shape[2] != c:
+        raise Unsupported("depthwise filter for %d channels, the input has %d" % (kernel.shape[2], c))
+    attrs["depth_multiplier"] = int(kernel.shape[3])
+    return with_bias(view, "depthwise_conv2d", attrs, {"kernel": kernel}, int(c * kernel.shape[3]), src)
+
+
+@tf_op("Conv2DBackpropInput")
+def tf_conv2d_backprop_input(view):
+    """tf.nn.conv2d_transpose: the gradient of a convolution from the data input's size to input_sizes."""
+    view.require_nhwc()
+    src = view.data_input(2)
+    h, w, c = view.image(src)
+    kernel = view.static(1).astype(np.float32)          # (kh, kw, out channels, in channels)
+    if kernel.ndim != 4 or kernel.shape[3] != c:
+        raise Unsupported("filter of shape %r for an input of %d channels" % (kernel.shape, c))
+    if view.spatial("dilations") != [1, 1]:
+        raise Unsupported("dilations %r" % (view.attr("dilations"),))
+    strides = view.spatial("strides")
+    out_h, out_w, filters = view.output_shape
+    kernel_hw = [int(kernel.shape[0]), int(kernel.shape[1])]
+    padding = view.attr("padding")
+    if padding == "EXPLICIT":
+        pads = view.explicit_pads()
+        offset = [pads[0], pads[2]]
+    elif padding in ("SAME", "VALID"):
+        offset = [transpose_offset(padding.lower(), size, out, k, s)
+                  for size, out, k, s in zip((h, w), (out_h, out_w), kernel_hw, strides)]
+    else:
+        raise Unsupported("padding=%r" % padding)
+    attrs = {"kernel_size": kernel_hw, "strides": strides, "padding": "same" if padding == "SAME" else "valid",
+             "output_padding": None, "dilation": [1, 1], "offset": offset, "output_size": [int(out_h), int(out_w)],
+             "filters": int(filters), "use_bias": False, "activation": None}
+    return with_bias(view, "conv2d_transpose", attrs, {"kernel": kernel}, int(filters), src)

@@ -1,10 +1,12 @@
-"""Normalisation: BatchNormalization (inference form), LayerNormalization, Normalization (preprocessing)."""
+"""Normalisation. Keras: BatchNormalization (inference form), LayerNormalization, Normalization
+(preprocessing). TF ops: FusedBatchNorm, FusedBatchNormV2, FusedBatchNormV3 (inference form)."""
 import numpy as np
 
-from ..registry import Node, Unsupported, register
+from ..node import Unsupported, make_node
+from ..registry import register, tf_op
 
 
-@register("BatchNormalization", ops=('batch_norm',))
+@register("BatchNormalization", ops=("batch_norm",))
 def batch_norm(view):
     axis = view.config.get("axis", -1)
     if isinstance(axis, (list, tuple)):
@@ -24,7 +26,7 @@ def batch_norm(view):
     if center:
         arrays["beta"] = view.weight("beta")
     attrs = {"epsilon": float(view.config.get("epsilon", 1e-3)), "center": center, "scale": scale}
-    return Node("batch_norm", attrs, arrays)
+    return make_node("batch_norm", attrs, arrays)
 
 
 def _last_axis_only(view, axis):
@@ -51,7 +53,7 @@ def layer_norm(view):
         arrays["gamma"] = view.weight("gamma")
     if center:
         arrays["beta"] = view.weight("beta")
-    return Node("layer_norm", {"epsilon": float(view.config.get("epsilon", 1e-3)), "center": center,
+    return make_node("layer_norm", {"epsilon": float(view.config.get("epsilon", 1e-3)), "center": center,
                                "scale": scale}, arrays)
 
 
@@ -75,5 +77,23 @@ def normalization(view):
         if value.size not in (1, channels):
             raise Unsupported("%s of shape %r for %d channels" % (role, value.shape, channels))
         stats[role] = np.ascontiguousarray(np.broadcast_to(value.reshape(-1), (channels,)), dtype=np.float32)
-    return Node("normalize", {"epsilon": float(keras.config.epsilon()), "invert": bool(view.config.get("invert", False))},
-                stats)
+    return make_node("normalize", {"epsilon": float(keras.config.epsilon()),
+                                   "invert": bool(view.config.get("invert", False))}, stats)
+
+
+@tf_op("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
+def tf_fused_batch_norm(view):
+    view.require_nhwc()
+    if view.attr("is_training", True):
+        raise Unsupported("is_training=True: the batch's own statistics are used; export the graph built "
+                          "with training=False")
+    src = view.data_input(0)
+    channels = view.shape(src)[-1]
+    arrays = {}
+    for index, role in ((1, "gamma"), (2, "beta"), (3, "moving_mean"), (4, "moving_variance")):
+        value = view.static(index).astype(np.float32).reshape(-1)
+        if value.shape != (channels,):
+            raise Unsupported("%s of shape %r for %d channels" % (role, value.shape, channels))
+        arrays[role] = value
+    attrs = {"epsilon": float(view.attr("epsilon", 1e-4)), "center": True, "scale": True}
+    return make_node("batch_norm", attrs, arrays, inputs=[src])

@@ -1,6 +1,10 @@
-"""Pooling: MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D."""
+"""Pooling. Keras: MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D. TF ops:
+MaxPool, AvgPool, and Mean / Max over the spatial axes of an image (global pooling)."""
+import numpy as np
+
+from ..node import Unsupported, make_node
 from ..padding import resolve_pads
-from ..registry import Node, Unsupported, register
+from ..registry import register, tf_op
 from .common import channels_last, pair, spatial_input
 
 
@@ -15,15 +19,15 @@ def _pool(view, op):
         raise Unsupported("padding=%r" % padding)
     attrs = {"kernel_size": kernel, "strides": strides, "padding": padding,
              "pads": resolve_pads(padding, (h, w), kernel, strides)}
-    return Node(op, attrs)
+    return make_node(op, attrs)
 
 
-@register("MaxPooling2D", ops=('max_pool2d',))
+@register("MaxPooling2D", ops=("max_pool2d",))
 def max_pool2d(view):
     return _pool(view, "max_pool2d")
 
 
-@register("AveragePooling2D", ops=('avg_pool2d',))
+@register("AveragePooling2D", ops=("avg_pool2d",))
 def avg_pool2d(view):
     return _pool(view, "avg_pool2d")
 
@@ -31,14 +35,39 @@ def avg_pool2d(view):
 def _global(view, mode):
     channels_last(view)
     spatial_input(view)
-    return Node("global_pool2d", {"mode": mode, "keepdims": bool(view.config.get("keepdims", False))})
+    return make_node("global_pool2d", {"mode": mode, "keepdims": bool(view.config.get("keepdims", False))})
 
 
-@register("GlobalAveragePooling2D", ops=('global_pool2d',))
+@register("GlobalAveragePooling2D", ops=("global_pool2d",))
 def global_avg_pool2d(view):
     return _global(view, "avg")
 
 
-@register("GlobalMaxPooling2D", ops=('global_pool2d',))
+@register("GlobalMaxPooling2D", ops=("global_pool2d",))
 def global_max_pool2d(view):
     return _global(view, "max")
+
+
+@tf_op("MaxPool", "AvgPool")
+def tf_pool(view):
+    view.require_nhwc()
+    src = view.data_input(0)
+    h, w, _ = view.image(src)
+    kernel = view.spatial("ksize")
+    strides = view.spatial("strides")
+    padding, pads = view.window_padding((h, w), kernel, strides)
+    op = "max_pool2d" if view.type == "MaxPool" else "avg_pool2d"
+    return make_node(op, {"kernel_size": kernel, "strides": strides, "padding": padding, "pads": pads}, inputs=[src])
+
+
+@tf_op("Mean", "Max")
+def tf_reduce_spatial(view):
+    """Mean / Max over the spatial axes (1, 2) of an image: global pooling."""
+    src = view.data_input(0)
+    view.image(src)
+    axes = sorted(set(int(a) % 4 for a in np.asarray(view.static(1)).reshape(-1)))
+    if axes != [1, 2]:
+        raise Unsupported("reduction over axes %r (only the spatial axes 1 and 2 of an image)" % (axes,))
+    keep = bool(view.attr("keep_dims", False))
+    return make_node("global_pool2d", {"mode": "avg" if view.type == "Mean" else "max", "keepdims": keep},
+                     inputs=[src])

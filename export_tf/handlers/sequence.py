@@ -1,8 +1,10 @@
 """Sequences (TF (N, L, C)): Conv1D, DepthwiseConv1D, SeparableConv1D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
 GlobalMaxPooling1D, ZeroPadding1D, Cropping1D, UpSampling1D, RepeatVector, Embedding."""
+from ..node import Unsupported, make_node
 from ..padding import same_pads
-from ..registry import Node, Unsupported, register
-from .common import activation_attr, channels_last
+from ..registry import register
+from .activation import activation_attr
+from .common import channels_last
 
 
 def _single(value, what):
@@ -54,7 +56,7 @@ def conv1d(view):
     arrays = {"kernel": kernel}
     if attrs["use_bias"]:
         arrays["bias"] = view.weight("bias")
-    return Node("conv1d", attrs, arrays)
+    return make_node("conv1d", attrs, arrays)
 
 
 @register("DepthwiseConv1D", ops=("depthwise_conv1d",))
@@ -65,7 +67,7 @@ def depthwise_conv1d(view):
     arrays = {"kernel": kernel}
     if attrs["use_bias"]:
         arrays["bias"] = view.weight("bias")
-    return Node("depthwise_conv1d", attrs, arrays)
+    return make_node("depthwise_conv1d", attrs, arrays)
 
 
 @register("SeparableConv1D", ops=("separable_conv1d",))
@@ -76,7 +78,7 @@ def separable_conv1d(view):
     arrays = {"depthwise_kernel": kernel, "pointwise_kernel": view.weight("pointwise_kernel")}
     if attrs["use_bias"]:
         arrays["bias"] = view.weight("bias")
-    return Node("separable_conv1d", attrs, arrays)
+    return make_node("separable_conv1d", attrs, arrays)
 
 
 def _pool(view, op):
@@ -88,7 +90,7 @@ def _pool(view, op):
     padding = view.config.get("padding", "valid")
     if padding not in ("valid", "same"):
         raise Unsupported("padding=%r" % padding)
-    return Node(op, {"kernel_size": [kernel], "strides": [strides], "padding": padding,
+    return make_node(op, {"kernel_size": [kernel], "strides": [strides], "padding": padding,
                      "pads": _pads(padding, length, kernel, strides)})
 
 
@@ -105,7 +107,7 @@ def avg_pool1d(view):
 def _global(view, mode):
     channels_last(view)
     sequence_input(view)
-    return Node("global_pool1d", {"mode": mode, "keepdims": bool(view.config.get("keepdims", False))})
+    return make_node("global_pool1d", {"mode": mode, "keepdims": bool(view.config.get("keepdims", False))})
 
 
 @register("GlobalAveragePooling1D", ops=("global_pool1d",))
@@ -130,7 +132,7 @@ def embedding(view):
     if view.config.get("quantization_config") or view.config.get("dtype") in ("int8", "float8"):
         raise Unsupported("quantized embeddings")
     matrix = view.weight("embeddings")       # (input_dim, output_dim)
-    return Node("embedding", {"input_dim": int(matrix.shape[0]), "output_dim": int(matrix.shape[1]),
+    return make_node("embedding", {"input_dim": int(matrix.shape[0]), "output_dim": int(matrix.shape[1]),
                               "mask_zero": bool(view.config.get("mask_zero", False))}, {"embeddings": matrix})
 
 
@@ -147,23 +149,23 @@ def _pair_1d(value, what):
 def zero_padding1d(view):
     channels_last(view)
     sequence_input(view)
-    return Node("pad1d", {"pads": _pair_1d(view.config.get("padding", 1), "padding")})
+    return make_node("pad1d", {"pads": _pair_1d(view.config.get("padding", 1), "padding")})
 
 
 @register("Cropping1D", ops=("crop1d",))
 def cropping1d(view):
     sequence_input(view)
-    return Node("crop1d", {"cropping": _pair_1d(view.config.get("cropping", (1, 1)), "cropping")})
+    return make_node("crop1d", {"cropping": _pair_1d(view.config.get("cropping", (1, 1)), "cropping")})
 
 
 @register("RepeatVector", ops=("repeat_vector",))
 def repeat_vector(view):
     if len(view.input_shape) != 1:
         raise Unsupported("expects a vector (C,), found shape %r" % (view.input_shape,))
-    return Node("repeat_vector", {"n": int(view.config["n"])})
+    return make_node("repeat_vector", {"n": int(view.config["n"])})
 
 
 @register("UpSampling1D", ops=("upsample1d",))
 def upsampling1d(view):
     sequence_input(view)
-    return Node("upsample1d", {"size": _single(view.config.get("size", 2), "size")})
+    return make_node("upsample1d", {"size": _single(view.config.get("size", 2), "size")})

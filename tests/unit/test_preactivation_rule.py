@@ -3,7 +3,7 @@ needs_preactivation): those that can hide an error of their layer (saturating, n
 and any activation the rule does not name; not those whose own output shows the layer's errors."""
 import pytest
 
-from export_tf.handlers.common import ACTIVATIONS, activation_attr
+from export_tf.handlers.activation import ACTIVATIONS, activation_attr
 from export_tf.reference import SHOWS_LAYER_ERRORS, needs_preactivation
 
 KEPT = ("relu6", "sigmoid", "tanh", "softmax", "softsign", "hard_sigmoid", "sparse_sigmoid", "hard_tanh",
