@@ -74,7 +74,7 @@ import)
         fi
         if [ -n "$is_out" ]; then
             mkdir -p -- "$v" 2>/dev/null || :
-            [ -d "$v" ] && set -- --bind "$v" "$@"
+            if [ -d "$v" ]; then set -- --bind "$v" "$@"; fi
         elif [ -f "$v" ]; then
             case $v in */*) d=${v%/*}; d=${d:-/};; *) d=.;; esac
             set -- --bind "$d" "$@"
