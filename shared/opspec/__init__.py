@@ -86,6 +86,7 @@ class NodeContext(object):
         self.attrs = node["attrs"]
         self.ins = [tuple(s) for s in ins]
         self.outs = None if outs is None else [tuple(s) for s in outs]
+        self.inferred = {}          # output index -> the shape the rule derived
         self.arrays = dict((role, tuple(shape)) for role, shape in arrays.items())
         self.where = where
 
@@ -117,6 +118,7 @@ class NodeContext(object):
         """The declared output shape is `expected` (the op's shape rule). Without declared outputs (a
         unit test checking a node alone) there is nothing to compare."""
         expected = tuple(expected)
+        self.inferred[index] = list(expected)
         if self.outs is not None and self.outs[index] != expected:
             self.fail("outputs[%d]" % index, "declared shape %r, but the op's inputs and attributes give %r"
                       % (self.outs[index], expected))
@@ -199,12 +201,13 @@ def fill_defaults(node):
 
 
 def check_node(node, ins, outs, arrays, where):
-    """Check `node` against its op's spec. ins/outs: TF shapes of its inputs and outputs; arrays:
-    {role: declared shape}. Raises BundleError naming the node and field. An op without a spec is left
-    to the importer, which reports it as unsupported."""
+    """Check `node` against its op's spec. ins/outs: TF shapes of its inputs and outputs (outs None:
+    not known yet); arrays: {role: declared shape}. Raises BundleError naming the node and field.
+    Returns the output shapes the op's rule derives ({index: shape}). An op without a spec is left to
+    the importer, which reports it as unsupported."""
     spec = spec_for(node["op"])
     if spec is None:
-        return
+        return {}
     ctx = NodeContext(node, ins, outs, arrays, where)
     least, most = spec.inputs
     if len(ins) < least or (most is not None and len(ins) > most):
@@ -231,6 +234,7 @@ def check_node(node, ins, outs, arrays, where):
             ctx.fail("arrays." + role, "expected rank %d, found shape %r" % (decl.rank, tuple(arrays[role])))
     if spec.rule is not None:
         spec.rule(ctx)
+    return ctx.inferred
 
 
 FAMILIES = ("activation", "applications", "conv", "core", "dense", "merge", "norm", "pool", "reshape",
