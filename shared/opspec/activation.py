@@ -52,7 +52,7 @@ def _same_shape(ctx):
     ctx.output(ctx.ins[0])
 
 
-declare("activation", "activation", attrs={"function": Enum(*sorted(FUNCTIONS))}, variant=("function", FUNCTIONS),
+declare("activation", "activation", attrs={"function": Enum(*sorted(FUNCTIONS), label="a function below")}, variant=("function", FUNCTIONS),
         rule=_same_shape, doc="an elementwise function (softmax: over `axis`)")
 declare("prelu", "activation", arrays={"alpha": Array(None, doc="slopes, of the input's rank")}, rule=_prelu,
         doc="relu(x) - alpha * relu(-x), alpha broadcast to the input")

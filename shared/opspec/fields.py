@@ -146,6 +146,7 @@ class Bool(Field):
 
 class Enum(Field):
     def __init__(self, *choices, **kw):
+        self.label = kw.pop("label", None)      # what the README calls a long list of choices
         Field.__init__(self, **kw)
         self.choices = choices
 
@@ -155,7 +156,7 @@ class Enum(Field):
         return value
 
     def describe(self):
-        return " | ".join('"%s"' % c for c in self.choices)
+        return self.label or "one of " + ", ".join('"%s"' % c for c in self.choices)
 
 
 class Axes(Field):
