@@ -53,7 +53,8 @@ def main(argv=None):
         if os.path.isdir(args.bundle):
             raise UsageError("%s: is a directory, expected a bundle file (.npz or .h5)" % args.bundle)
         if args.inspect:
-            from shared.bundle import read_bundle, summary
+            from shared.bundle import read_bundle
+            from .inspect_summary import summary
             print(summary(read_bundle(args.bundle).manifest))
             return 0
         if not args.output:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from shared import bundle as bundle_mod
+from shared.bundle import api, integrity
 from shared.bundle import read_bundle, sha256_of, write_bundle
 from shared.errors import BundleError
 
@@ -173,7 +174,7 @@ def test_write_refuses_a_bad_path(tmp_path, name, message):
 def test_arrays_are_hashed_and_checked_a_block_at_a_time(tmp_path, container, monkeypatch):
     """With blocks far smaller than the arrays (as the real ones are to VGG's weights), each checksum
     still covers its whole array, and a NaN or Inf in a later block is still refused."""
-    monkeypatch.setattr(bundle_mod, "_CHUNK", 24)        # 6 floats: the 16x4 kernel is 10 blocks and a part
+    monkeypatch.setattr(integrity, "CHUNK", 24)        # 6 floats: the 16x4 kernel is 10 blocks and a part
     path = str(tmp_path / ("model." + container))
     arrays = sample_arrays()
     written = write_bundle(path, sample_manifest(), arrays)
@@ -203,14 +204,14 @@ def test_a_failure_while_writing_leaves_nothing_behind(tmp_path, container, monk
     removed, the hashing threads are gone, the error is the one raised."""
     before = _writer_threads()
     calls = []
-    check = bundle_mod._Digests.check
+    check = integrity.Digests.check
 
     def full_disk(self):
         calls.append(1)
         if len(calls) == 2:
             raise OSError(28, "No space left on device")
         return check(self)
-    monkeypatch.setattr(bundle_mod._Digests, "check", full_disk)
+    monkeypatch.setattr(integrity.Digests, "check", full_disk)
     with pytest.raises(OSError, match="No space left"):
         write_bundle(str(tmp_path / ("model." + container)), sample_manifest(), sample_arrays())
     assert os.listdir(str(tmp_path)) == []
@@ -239,12 +240,12 @@ def test_a_damaged_write_is_refused_before_it_is_published(tmp_path, container, 
     reads back differently is refused, no temporary file stays, and the previous bundle is untouched."""
     path = write_sample(tmp_path, container)
     previous = open(path, "rb").read()
-    verify = bundle_mod._verify_written
+    verify = api.verify_written
 
     def damaged(tmp, *args):
         damage(tmp)
         return verify(tmp, *args)
-    monkeypatch.setattr(bundle_mod, "_verify_written", damaged)
+    monkeypatch.setattr(api, "verify_written", damaged)
     with pytest.raises(BundleError, match="does not read back|reads back differently"):
         write_bundle(path, sample_manifest(), sample_arrays(seed=1))
     assert os.listdir(str(tmp_path)) == [os.path.basename(path)]
@@ -649,7 +650,7 @@ def h5_compressed_dataset(path, tmp):
     ed.f.create_dataset("arrays/packed", data=np.zeros(BOMB_ELEMENTS, dtype=np.float32), compression="gzip")
     ed.save()
     assert os.path.getsize(path) < BOMB_ELEMENTS
-    return path, "not stored contiguously"
+    return path, r"stored chunked with filters \(deflate\)"
 
 
 H5_CASES = [h5_manifest_stored_as_text, h5_array_is_a_group, h5_no_arrays_group, h5_dataset_without_storage,
@@ -732,7 +733,8 @@ def test_sha256_of_hashes_the_c_ordered_float_bytes():
 
 
 def test_summary_counts_layers_and_parameters(tmp_path):
-    text = bundle_mod.summary(read_bundle(write_sample(tmp_path, "npz")).manifest)
+    from import_caffe.inspect_summary import summary
+    text = summary(read_bundle(write_sample(tmp_path, "npz")).manifest)
     assert "tiny" in text
     assert "Dense x1" in text
     assert "parameters: 68 " in text  # 16 * 4 kernel + 4 bias
@@ -742,7 +744,7 @@ def test_summary_counts_layers_and_parameters(tmp_path):
 def test_unreadable_file_is_a_clean_bundle_error(tmp_path, monkeypatch):
     """As root every file is readable, so the permission failure is simulated at open()."""
     import errno
-    import shared.bundle as bundle_module
+    from shared.bundle import api as bundle_module
     path = tmp_path / "locked.npz"
     path.write_bytes(b"PK\x03\x04 whatever")
 
