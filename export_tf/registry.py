@@ -9,8 +9,6 @@ Registering a name twice raises at import time (shared/registry.py).
 """
 from shared.registry import Registry
 
-from .node import Node, Unsupported, make_node  # noqa: F401  (what handlers and plugins use)
-
 FAMILIES = ("activation", "applications", "conv", "core", "dense", "merge", "norm", "ops", "pool", "reshape",
             "resize", "sequence")
 KERAS_LAYERS = Registry("exporter handler for", "export_tf.handlers", FAMILIES)

@@ -5,11 +5,10 @@ LeakyRelu, Elu, Selu, Sigmoid, Tanh, Softplus, Softsign, Exp, Softmax.
 
 The canonical attributes of each activation, every constant written out, are declared once here (FIXED)
 and written by both readers."""
+from shared.opspec.activation import SELU_ALPHA, SELU_SCALE
+
 from ..node import Unsupported, make_node
 from ..registry import register, tf_op
-
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def relu_attrs(negative_slope=0.0, max_value=None, threshold=0.0):

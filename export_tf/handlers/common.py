@@ -20,7 +20,14 @@ def spatial_input(view):
     return view.input_shape
 
 
-def with_bias(view, op, attrs, arrays, channels, src):
+def layer_node(view, op, attrs, arrays):
+    """A Keras layer's node with the layer's bias among its arrays when attrs["use_bias"]."""
+    if attrs["use_bias"]:
+        arrays["bias"] = view.weight("bias")
+    return make_node(op, attrs, arrays)
+
+
+def absorbing_bias(view, op, attrs, arrays, channels, src):
     """A graph handler's node reading `src`, with the op's following per-channel bias add absorbed into it
     (use_bias and the bias array) when there is one."""
     fused = view.absorb_channel_add(view.output, channels)

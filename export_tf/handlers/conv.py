@@ -3,11 +3,11 @@ DepthwiseConv2dNative, Conv2DBackpropInput (tf.nn.conv2d_transpose), each with a
 absorbed."""
 import numpy as np
 
-from ..node import Unsupported, make_node
+from ..node import Unsupported
 from ..padding import resolve_pads
 from ..registry import register, tf_op
 from .activation import activation_attr
-from .common import channels_last, pair, spatial_input, with_bias
+from .common import absorbing_bias, channels_last, layer_node, pair, spatial_input
 
 
 def _window_settings(view):
@@ -45,9 +45,7 @@ def conv2d(view):
     attrs["groups"] = int(view.config.get("groups", 1) or 1)
     attrs["filters"] = int(kernel.shape[3])
     arrays = {"kernel": kernel}
-    if attrs["use_bias"]:
-        arrays["bias"] = view.weight("bias")
-    return make_node("conv2d", attrs, arrays)
+    return layer_node(view, "conv2d", attrs, arrays)
 
 
 @register("DepthwiseConv2D", ops=("depthwise_conv2d",))
@@ -57,9 +55,7 @@ def depthwise_conv2d(view):
     attrs = _conv_attrs(view, kernel.shape[:2])
     attrs["depth_multiplier"] = int(kernel.shape[3])
     arrays = {"kernel": kernel}
-    if attrs["use_bias"]:
-        arrays["bias"] = view.weight("bias")
-    return make_node("depthwise_conv2d", attrs, arrays)
+    return layer_node(view, "depthwise_conv2d", attrs, arrays)
 
 
 @register("SeparableConv2D", ops=("separable_conv2d",))
@@ -71,9 +67,7 @@ def separable_conv2d(view):
     attrs["depth_multiplier"] = int(depthwise.shape[3])
     attrs["filters"] = int(pointwise.shape[3])
     arrays = {"depthwise_kernel": depthwise, "pointwise_kernel": pointwise}
-    if attrs["use_bias"]:
-        arrays["bias"] = view.weight("bias")
-    return make_node("separable_conv2d", attrs, arrays)
+    return layer_node(view, "separable_conv2d", attrs, arrays)
 
 
 def transpose_offset(padding, size, out, kernel, stride, dilation=1):
@@ -109,9 +103,7 @@ def conv2d_transpose(view):
         "activation": activation_attr(view.config.get("activation", "linear"), view.config),
     }
     arrays = {"kernel": kernel}
-    if attrs["use_bias"]:
-        arrays["bias"] = view.weight("bias")
-    return make_node("conv2d_transpose", attrs, arrays)
+    return layer_node(view, "conv2d_transpose", attrs, arrays)
 
 
 @tf_op("Conv2D", "DepthwiseConv2dNative")
@@ -135,11 +127,11 @@ def tf_conv2d(view):
             raise Unsupported("%d input channels are not a multiple of the filter's %d" % (c, kernel.shape[2]))
         attrs["groups"] = int(c // kernel.shape[2])
         attrs["filters"] = int(kernel.shape[3])
-        return with_bias(view, "conv2d", attrs, {"kernel": kernel}, int(kernel.shape[3]), src)
+        return absorbing_bias(view, "conv2d", attrs, {"kernel": kernel}, int(kernel.shape[3]), src)
     if kernel.shape[2] != c:
         raise Unsupported("depthwise filter for %d channels, the input has %d" % (kernel.shape[2], c))
     attrs["depth_multiplier"] = int(kernel.shape[3])
-    return with_bias(view, "depthwise_conv2d", attrs, {"kernel": kernel}, int(c * kernel.shape[3]), src)
+    return absorbing_bias(view, "depthwise_conv2d", attrs, {"kernel": kernel}, int(c * kernel.shape[3]), src)
 
 
 @tf_op("Conv2DBackpropInput")
@@ -168,4 +160,4 @@ def tf_conv2d_backprop_input(view):
     attrs = {"kernel_size": kernel_hw, "strides": strides, "padding": "same" if padding == "SAME" else "valid",
              "output_padding": None, "dilation": [1, 1], "offset": offset, "output_size": [int(out_h), int(out_w)],
              "filters": int(filters), "use_bias": False, "activation": None}
-    return with_bias(view, "conv2d_transpose", attrs, {"kernel": kernel}, int(filters), src)
+    return absorbing_bias(view, "conv2d_transpose", attrs, {"kernel": kernel}, int(filters), src)

@@ -3,24 +3,21 @@ MatMul of the model's data by a constant matrix, with a following bias add absor
 import numpy as np
 
 from ..layerview import LayerView
-from ..node import Unsupported, make_node
+from ..node import Unsupported
 from ..registry import register, tf_op
 from .activation import activation_attr
-from .common import with_bias
+from .common import absorbing_bias, layer_node
 
 
 @register("Dense", ops=("dense",))
 def dense(view):
-    use_bias = bool(view.config.get("use_bias", True))
-    arrays = {"kernel": view.weight("kernel")}     # (in, out)
-    if use_bias:
-        arrays["bias"] = view.weight("bias")
+    kernel = view.weight("kernel")     # (in, out)
     attrs = {
-        "units": int(arrays["kernel"].shape[1]),
-        "use_bias": use_bias,
+        "units": int(kernel.shape[1]),
+        "use_bias": bool(view.config.get("use_bias", True)),
         "activation": activation_attr(view.config.get("activation", "linear"), view.config),
     }
-    return make_node("dense", attrs, arrays)
+    return layer_node(view, "dense", attrs, {"kernel": kernel})
 
 
 @register("TimeDistributed", ops=("dense",))
@@ -46,4 +43,4 @@ def tf_matmul(view):
     if len(shape) != 1 or kernel.ndim != 2 or kernel.shape[0] != shape[0]:
         raise Unsupported("a (N, %s) input times a %r matrix" % (", ".join(map(str, shape)), kernel.shape))
     attrs = {"units": int(kernel.shape[1]), "use_bias": False, "activation": None}
-    return with_bias(view, "dense", attrs, {"kernel": kernel}, int(kernel.shape[1]), src)
+    return absorbing_bias(view, "dense", attrs, {"kernel": kernel}, int(kernel.shape[1]), src)

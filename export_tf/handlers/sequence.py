@@ -4,7 +4,7 @@ from ..node import Unsupported, make_node
 from ..padding import same_pads
 from ..registry import register
 from .activation import activation_attr
-from .common import channels_last
+from .common import channels_last, layer_node
 
 
 def _single(value, what):
@@ -54,9 +54,7 @@ def conv1d(view):
     attrs = _conv_attrs(view, int(kernel.shape[0]))
     attrs.update(groups=int(view.config.get("groups", 1) or 1), filters=int(kernel.shape[2]))
     arrays = {"kernel": kernel}
-    if attrs["use_bias"]:
-        arrays["bias"] = view.weight("bias")
-    return make_node("conv1d", attrs, arrays)
+    return layer_node(view, "conv1d", attrs, arrays)
 
 
 @register("DepthwiseConv1D", ops=("depthwise_conv1d",))
@@ -65,9 +63,7 @@ def depthwise_conv1d(view):
     attrs = _conv_attrs(view, int(kernel.shape[0]))
     attrs["depth_multiplier"] = int(kernel.shape[2])
     arrays = {"kernel": kernel}
-    if attrs["use_bias"]:
-        arrays["bias"] = view.weight("bias")
-    return make_node("depthwise_conv1d", attrs, arrays)
+    return layer_node(view, "depthwise_conv1d", attrs, arrays)
 
 
 @register("SeparableConv1D", ops=("separable_conv1d",))
@@ -76,9 +72,7 @@ def separable_conv1d(view):
     attrs = _conv_attrs(view, int(kernel.shape[0]))
     attrs["depth_multiplier"] = int(kernel.shape[2])
     arrays = {"depthwise_kernel": kernel, "pointwise_kernel": view.weight("pointwise_kernel")}
-    if attrs["use_bias"]:
-        arrays["bias"] = view.weight("bias")
-    return make_node("separable_conv1d", attrs, arrays)
+    return layer_node(view, "separable_conv1d", attrs, arrays)
 
 
 def _pool(view, op):
