@@ -18,10 +18,13 @@ arity, every attribute present and in range, arrays and output shapes consistent
 indexes attributes directly. What the spec cannot see (array values, such as a negative variance) the
 handler refuses with ``malformed(node, field, message)``.
 """
-from shared.errors import BundleError, Tf2CaffeError
+from shared.errors import BundleError
+from shared.opspec import FAMILIES
 from shared.opspec.fields import show
+from shared.registry import Registry
 
-_HANDLERS = {}
+# one module per layer family, the same family names as export_tf/handlers and shared/opspec
+HANDLERS = Registry("importer handler for op", "import_caffe.handlers", FAMILIES)
 
 
 class Unsupported(Exception):
@@ -109,24 +112,15 @@ def register(op, flat_ok=False, composition="", approximate=""):
     its settings stock Caffe cannot express exactly and how close the lowering gets (the table's
     "exact" column; the report measures each use)."""
     def wrap(func):
-        if op in _HANDLERS:
-            raise Tf2CaffeError("importer handler for op %r registered twice (%s and %s)"
-                                % (op, _HANDLERS[op].func.__module__, func.__module__))
         family = func.__module__.rsplit(".", 1)[-1]
-        _HANDLERS[op] = Handler(op, func, flat_ok, family, composition, approximate)
+        HANDLERS.add(op, Handler(op, func, flat_ok, family, composition, approximate), func.__module__)
         return func
     return wrap
 
 
 def handler_for(op):
-    _load()
-    return _HANDLERS.get(op)
+    return HANDLERS.get(op)
 
 
 def all_handlers():
-    _load()
-    return dict(_HANDLERS)
-
-
-def _load():
-    from . import handlers  # noqa: F401  (imports every family module by name)
+    return HANDLERS.entries()

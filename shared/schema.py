@@ -35,6 +35,7 @@ import re
 
 from . import opspec
 from .errors import BundleError
+from .opspec.fields import element_count  # noqa: F401  (part of the schema's API)
 
 FORMAT_NAME = "tf2caffe-bundle"
 FORMAT_VERSION = 2
@@ -108,13 +109,6 @@ def check_shape(value, where, allow_empty=True):
         if count > MAX_ARRAY_ELEMENTS:
             _fail(where, "declared shape %r is too large (over %d elements)" % (value, MAX_ARRAY_ELEMENTS))
     return value
-
-
-def element_count(shape):
-    count = 1
-    for dim in shape:
-        count *= dim
-    return count
 
 
 def validate_manifest(manifest):

@@ -34,6 +34,13 @@ def show(value):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def element_count(shape):
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
 def is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 

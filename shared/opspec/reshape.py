@@ -1,13 +1,7 @@
 """Reshaping: flatten, reshape, permute, pad2d (zero padding of an image's rows and columns)."""
 from . import declare
 from .fields import MAX_INT, MAX_RANK, Ints
-
-
-def _count(shape):
-    count = 1
-    for d in shape:
-        count *= d
-    return count
+from .fields import element_count as _count
 
 
 def _flatten(ctx):
