@@ -66,7 +66,11 @@ def run(graph_def, feeds, fetches):
     with graph.as_default():
         tf.import_graph_def(_without_control_inputs(graph_def), name="")
     fetches = list(fetches)
-    with tf.compat.v1.Session(graph=graph) as sess:
+    # Grappler off: its rewrites may fuse ops away (max(0.2 * x, x) becomes one LeakyRelu, whose Mul then
+    # cannot be fetched) and change the numerics; every fetched tensor must be the op's own result
+    config = tf.compat.v1.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    with tf.compat.v1.Session(graph=graph, config=config) as sess:
         try:
             values = sess.run(fetches, feed_dict=feeds)
         except Exception as exc:
