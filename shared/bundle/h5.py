@@ -116,12 +116,12 @@ def _check_storage(path, name, dataset):
     elif layout == h5d.CONTIGUOUS and not filters:
         return
     elif layout == getattr(h5d, "VIRTUAL", -1):
-        how = "as a virtual dataset (its data taken from other datasets or files)"
+        how = "as a virtual dataset (data from other datasets or files)"
     else:
         how = {h5d.CHUNKED: "chunked", h5d.COMPACT: "compact"}.get(layout, "with layout %d" % layout)
         how += " with filters (%s)" % ", ".join(filters) if filters else ""
-    _fail(path, "member %s is stored %s; bundles store every dataset contiguous in the file itself, "
-                "unfiltered (nothing of it was read)" % (shown(name), how))
+    _fail(path, "member %s is stored %s; a bundle's datasets are contiguous, unfiltered, in this file "
+                "(nothing was read)" % (shown(name), how))
 
 
 def stored_in_full(dataset, file_size):

@@ -9,7 +9,7 @@ from ..errors import BundleError
 
 MAX_VALUE = 80          # characters of one quoted value
 MAX_PATH = 120          # characters of a file path (its end is kept: the file name)
-MAX_MESSAGE = 260       # characters of a whole message: a CLI prefix keeps it under 300
+MAX_MESSAGE = 275       # characters of a whole message: with a CLI's prefix, under 300
 
 
 def _escaped(text):
