@@ -3,14 +3,13 @@ handler per layer call -> the one manifest writer -> validated bundle. SavedMode
 checkpoints go to the graph reader (export_tf/graphdef), which ends in the same writer."""
 
 from shared import progress
-from shared.bundle import read_bundle, write_bundle
 from shared.errors import UnsupportedError, UsageError
 from shared.unsupported import format_unsupported
 
 from .graph import flatten_model
 from .layerview import layer_view
 from .loader import load_model
-from .manifest import build_manifest
+from .manifest import build_manifest, write
 from .node import Unsupported, call_handler
 from .reference import check_against_model, evaluate, make_inputs, needs_preactivation, preactivation
 from .registry import handler_for, supported_classes
@@ -77,8 +76,4 @@ def export(model_path, bundle_path, batch=2, seed=0, input_shape=None, reference
         nodes, preacts = lower_layers(graph, values, source["path"], activations)
         manifest, arrays = build_manifest(graph.name, source, [(name, tid) for name, tid, _ in graph.inputs],
                                           graph.outputs, nodes, values, preacts, activations)
-    log("writing %s" % bundle_path)
-    write_bundle(bundle_path, manifest, arrays)
-    # write_bundle verified every byte it wrote before renaming the file into place; this reads the
-    # final file's manifest back through the reader's validation
-    return read_bundle(bundle_path, arrays=False).manifest
+    return write(bundle_path, manifest, arrays, log)

@@ -2,6 +2,7 @@
 schema of shared/schema.py, without the arrays table, which shared.bundle adds) and its arrays."""
 import numpy as np
 
+from shared.bundle import read_bundle, write_bundle
 from shared.keys import array_key
 
 
@@ -76,3 +77,12 @@ def build_manifest(model_name, source, inputs, outputs, nodes, values, preactiva
         "reference": reference,
     }
     return manifest, arrays
+
+
+def write(bundle_path, manifest, arrays, log):
+    """Write the bundle; return its manifest as read back. write_bundle verified every byte it wrote
+    before renaming the file into place; this reads the final file's manifest back through the reader's
+    validation."""
+    log("writing %s" % bundle_path)
+    write_bundle(bundle_path, manifest, arrays)
+    return read_bundle(bundle_path, arrays=False).manifest

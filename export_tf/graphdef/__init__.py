@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 
-from shared.bundle import read_bundle, write_bundle
 from shared.errors import ModelLoadError
 
 from .detect import detect_format  # noqa: F401  (the exporter dispatches on it)
@@ -17,7 +16,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     None, outputs: [tensor name] or None (see names.parse_inputs / parse_outputs)."""
     from .clean import clean
     from .load import load_graph
-    from ..manifest import build_manifest
+    from ..manifest import build_manifest, write
     from .lower import lower_graph, place, refuse_control_flow
     from .reference import make_feeds, run
     log = log or (lambda msg: None)
@@ -40,9 +39,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     model_inputs, model_outputs, nodes, by_tid = place(graph, lowered, values, loaded)
     manifest, arrays = build_manifest(name, loaded.source, model_inputs, model_outputs, nodes, by_tid,
                                       activations=activations)
-    log("writing %s" % bundle_path)
-    write_bundle(bundle_path, manifest, arrays)
-    return read_bundle(bundle_path).manifest
+    return write(bundle_path, manifest, arrays, log)
 
 
 def _check_against_function(loaded, graph, feeds, values):
