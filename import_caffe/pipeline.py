@@ -20,6 +20,7 @@ import shutil
 
 from shared import progress
 from shared.bundle import read_bundle
+from shared.bundle.messages import shown, where
 from shared.errors import BundleError, ConversionError, UsageError
 
 from . import caffe_stage, compare, layout
@@ -81,11 +82,6 @@ class NetSource(object):
         return {}
 
 
-def _quoted(name, limit=60):
-    text = repr(name)
-    return text if len(text) <= limit else text[:limit - 5] + "...'"
-
-
 class References(object):
     """TF's reference data of a bundle: the inputs (by tensor, TF layout), TF's values (outputs and
     activations, by tensor) and the values before fused activations (by node name). Taken before
@@ -96,7 +92,7 @@ class References(object):
     but export_tf always writes them, and without them the importer could only publish an unverified
     model under its final names, which it never does (a parity failure leaves only the report)."""
 
-    def __init__(self, bundle, where):
+    def __init__(self, bundle, path):
         manifest = bundle.manifest
         ref = manifest["reference"]
         self.batch = ref["batch"]
@@ -108,17 +104,16 @@ class References(object):
         for entry in manifest["inputs"]:
             key = ref["inputs"].get(entry["tensor"])
             if key is None:
-                raise BundleError(self._missing(where, "inputs", "input", entry))
+                raise BundleError(self._missing(path, "inputs", "input", entry))
             self.inputs[entry["tensor"]] = bundle.arrays[key]
         for entry in manifest["outputs"]:
             if entry["tensor"] not in self.values:
-                raise BundleError(self._missing(where, "outputs", "output", entry))
+                raise BundleError(self._missing(path, "outputs", "output", entry))
 
     @staticmethod
-    def _missing(where, part, kind, entry):
-        return ("%s: manifest field 'reference.%s': no reference values for the model %s %s, so the conversion "
-                "cannot be verified; export the model again (export_tf always writes them)"
-                % (where, part, kind, _quoted(entry["name"])))
+    def _missing(path, part, kind, entry):
+        return ("%s: manifest field 'reference.%s': no values for %s %s; the conversion cannot be verified"
+                % (where(path), part, kind, shown(entry["name"], 40)))     # at most 252 characters
 
 
 def caffe_layer_types():

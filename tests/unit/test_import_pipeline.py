@@ -84,13 +84,14 @@ def test_reference_data_is_kept_when_planning_lets_go_of_the_arrays():
     ({"inputs": False, "input_name": "evil\n\x1b[2Jimport_caffe: all good " + "z" * 300}, "reference.inputs"),
 ], ids=["no_reference_inputs", "no_reference_outputs", "hostile_input_name"])
 def test_a_bundle_without_reference_data_is_refused_as_malformed(kwargs, field):
-    with pytest.raises(BundleError) as info:
-        References(FakeBundle(**kwargs), "in/model.npz")
-    message = str(info.value)
-    assert info.value.exit_code == 5
-    assert message.startswith("in/model.npz: manifest field '%s': " % field), message
-    assert "cannot be verified" in message
-    assert "\n" not in message and "\x1b" not in message and len(message) < 300, message
+    for path in ("in/model.npz", "/" + "long folder/" * 30 + "model.npz"):
+        with pytest.raises(BundleError) as info:
+            References(FakeBundle(**kwargs), path)
+        message = "import_caffe: error: %s" % info.value         # as the command prints it
+        assert info.value.exit_code == 5
+        assert re.match(r"import_caffe: error: (in|\.\.\..*)/model\.npz: manifest field '%s': " % field, message)
+        assert "cannot be verified" in message
+        assert "\n" not in message and "\x1b" not in message and len(message) < 300, (len(message), message)
 
 
 def test_outputs_covered_by_the_activations_are_verifiable():
