@@ -14,13 +14,8 @@ a bug of the converter and surfaces as ``HandlerBug`` naming the handler and the
 """
 import sys
 
-from shared.errors import Tf2CaffeError
+from shared.errors import InternalError, Tf2CaffeError
 from shared.opspec import complete
-
-try:
-    from shared.errors import InternalError
-except ImportError:     # shared/errors.py without it: the converter's bugs exit with status 1 all the same
-    InternalError = Tf2CaffeError
 
 
 class Unsupported(Exception):
@@ -30,8 +25,6 @@ class Unsupported(Exception):
 class HandlerBug(InternalError):
     """A handler failed, or built a node its op's spec refuses: a bug of the converter (or of a plugin),
     not of the model. Exit status 1."""
-
-    exit_code = 1
 
 
 class Node(object):
