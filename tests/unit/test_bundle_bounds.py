@@ -15,8 +15,7 @@ from shared.bundle import manifest as manifest_module
 from shared.bundle import npz as npz_module
 from shared.bundle import read_bundle
 
-from test_bundle import KERNEL, NpzEdit, edit, sample_arrays, write_sample
-from test_hostile_container import refused
+from test_bundle import KERNEL, NpzEdit, edit, refused, sample_arrays, write_sample
 
 CONTAINERS = [pytest.param("npz", id="npz"), pytest.param("h5", id="h5")]
 FAST = 10       # seconds: each refusal below takes well under one
