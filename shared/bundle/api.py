@@ -102,7 +102,8 @@ def _read(path, reader, arrays):
                                   % (where(path), len(extra), shown(sorted(extra)[0])))
             if arrays:
                 total = sum(4 * int(np.prod(spec["shape"], dtype=np.int64)) for spec in declared.values())
-                with progress.phase("reading and checking %s" % os.path.basename(path), total, "B") as shown_progress:
+                what = "reading and checking %s" % where(os.path.basename(path))
+                with progress.phase(what, total, "B") as shown_progress:
                     integrity.read_checked(path, src, declared, loaded, shown_progress)
     except BundleError:
         raise
@@ -149,6 +150,7 @@ def write_bundle(path, manifest, arrays):
 
     name = os.path.basename(path)
     fd, tmp = tempfile.mkstemp(prefix=".%s." % name, suffix=".partial", dir=folder)
+    name = where(name)      # as shown on the terminal
     try:
         with progress.phase("writing %s" % name, sum(a.nbytes for a in prepared.values()), "B") as shown_progress:
             with integrity.Digests(prepared) as digests:

@@ -20,7 +20,7 @@ from . import integrity
 from .integrity import F32
 from .manifest import MANIFEST_MEMBER, check_manifest_size
 from .messages import clip, shown, where
-from .ziplayout import read_layout
+from .ziplayout import read_at, read_layout
 
 NPZ_MAGIC = b"PK\x03\x04"
 MAX_NPY_HEADER = 4096       # numpy writes 128 bytes for a float32 array of any rank bundles allow
@@ -28,11 +28,6 @@ _NPY_MAGIC = b"\x93NUMPY"
 _NPY_HEADER_TEXT = re.compile(r"[\x20-\x7e]*\n?\Z")
 _LONG_NUMBER = re.compile(r"[0-9]{31,}")
 _DATA_ALIGN = 64
-
-
-def _read_at(f, offset, size):
-    f.seek(offset)
-    return f.read(size)
 
 
 class NpzReader(object):
@@ -70,7 +65,7 @@ class NpzReader(object):
         if member is None:
             return None
         check_manifest_size(self.path, member.size)
-        raw = _read_at(self.f, member.data_offset, member.size)
+        raw = read_at(self.f, member.data_offset, member.size)
         if len(raw) != member.size or zlib.crc32(raw) & 0xFFFFFFFF != member.crc:
             raise BundleError("%s: %s fails its CRC-32 check (the file is corrupt or was modified)"
                               % (where(self.path), MANIFEST_MEMBER))
@@ -107,7 +102,7 @@ def check_npy_header(path, f, member, key, spec):
     (bounded text, then float32, C order, the declared shape) before numpy's parser sees it."""
     def fail(text):
         raise BundleError("%s: array %s %s" % (where(path), shown(key), text))
-    prefix = _read_at(f, member.data_offset, min(member.size, 12))
+    prefix = read_at(f, member.data_offset, min(member.size, 12))
     if len(prefix) < 10 or not prefix.startswith(_NPY_MAGIC):
         fail("is not a .npy array (its member does not start with the .npy magic)")
     version = (prefix[6], prefix[7])
@@ -119,7 +114,7 @@ def check_npy_header(path, f, member, key, spec):
         fail("has a .npy header of %d bytes (at most %d)" % (length, MAX_NPY_HEADER))
     if start + length > member.size:
         fail("is truncated (its .npy header runs past its zip member)")
-    header = _read_at(f, member.data_offset + start, length)
+    header = read_at(f, member.data_offset + start, length)
     text = header.decode("latin1")
     if len(header) != length or not _NPY_HEADER_TEXT.match(text):
         fail("has a damaged .npy header %s" % shown(text))
@@ -204,7 +199,7 @@ def verify_npz(tmp, members):
             head, size = members[m.name]
             if m.size != size:
                 raise BundleError("%s: member %s is not stored as written" % (where(tmp), shown(m.name)))
-            if _read_at(f, m.data_offset, len(head)) != head:
+            if read_at(f, m.data_offset, len(head)) != head:
                 raise BundleError("%s: member %s reads back differently from what was written"
                                   % (where(tmp), shown(m.name)))
 

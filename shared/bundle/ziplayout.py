@@ -33,7 +33,7 @@ def _fail(path, text):
     raise BundleError("%s: %s" % (where(path), text))
 
 
-def _read_at(f, offset, size):
+def read_at(f, offset, size):
     f.seek(offset)
     return f.read(size)
 
@@ -42,7 +42,7 @@ def read_layout(path, f, file_size):
     """The archive's members in central directory order, each a Member (name, where its local header
     and its data start, its size and CRC-32), once the whole archive passed the checks above."""
     end_at = file_size - _END.size
-    tail = _read_at(f, end_at, _END.size) if end_at >= 0 else b""
+    tail = read_at(f, end_at, _END.size) if end_at >= 0 else b""
     if len(tail) != _END.size or tail[:4] != b"PK\x05\x06":
         _fail(path, "corrupt or truncated zip archive: it does not end with the zip end record (the file is "
                     "cut short, or has a comment or other data after the archive)")
@@ -55,7 +55,7 @@ def read_layout(path, f, file_size):
         _fail(path, "corrupt or truncated zip archive: its end record declares a comment of %d bytes past the "
                     "end of the file" % comment)
     cd_end = end_at
-    locator = _read_at(f, end_at - _ZIP64_LOCATOR.size, _ZIP64_LOCATOR.size) if end_at >= 20 else b""
+    locator = read_at(f, end_at - _ZIP64_LOCATOR.size, _ZIP64_LOCATOR.size) if end_at >= 20 else b""
     if locator[:4] == b"PK\x06\x07":
         count, cd_size, cd_offset, cd_end = _zip64_end(path, f, locator, end_at, (count, cd_size, cd_offset))
     if cd_offset + cd_size != cd_end:
@@ -64,7 +64,7 @@ def read_layout(path, f, file_size):
     if cd_size > MAX_CENTRAL_DIRECTORY:
         _fail(path, "the zip central directory of %d bytes is too large (at most %d MiB)"
                     % (cd_size, MAX_CENTRAL_DIRECTORY >> 20))
-    entries = _central_directory(path, _read_at(f, cd_offset, cd_size), cd_size, count)
+    entries = _central_directory(path, read_at(f, cd_offset, cd_size), cd_size, count)
     return _check_local_headers(path, f, entries, cd_offset)
 
 
@@ -72,7 +72,7 @@ def _zip64_end(path, f, locator, end_at, plain):
     _, disk, at, disks = _ZIP64_LOCATOR.unpack(locator)
     if disk or disks != 1 or at + _ZIP64_END.size != end_at - _ZIP64_LOCATOR.size:
         _fail(path, "the zip64 end record is not where its locator says, just before it (or spans disks)")
-    record = _read_at(f, at, _ZIP64_END.size)
+    record = read_at(f, at, _ZIP64_END.size)
     (sig, rest, _, _, disk, cd_disk, count_here, count, cd_size, cd_offset) = _ZIP64_END.unpack(record)
     if sig != b"PK\x06\x06" or rest != _ZIP64_END.size - 12 or disk or cd_disk:
         _fail(path, "the zip64 end record is damaged or has extensible data, which bundles never have")
@@ -81,7 +81,8 @@ def _zip64_end(path, f, locator, end_at, plain):
     for name, value, wide, sentinel in zip(("entry count", "central directory size", "central directory offset"),
                                            plain, (count, cd_size, cd_offset), (_SENTINEL16, _SENTINEL32, _SENTINEL32)):
         if value != sentinel and value != wide:
-            _fail(path, "the zip end record and the zip64 end record disagree on the %s (%d and %d)" % (name, value, wide))
+            _fail(path, "the zip end record and the zip64 end record disagree on the %s (%d and %d)"
+                        % (name, value, wide))
     return count, cd_size, cd_offset, at
 
 
@@ -181,7 +182,7 @@ def _check_local_headers(path, f, entries, cd_offset):
                 "the zip archive has data before its first" if not data and offset > expected else
                 "the zip archive has unlisted data before" if offset > expected else
                 "the zip archive has members overlapping", shown(name), offset, expected))
-        local = _read_at(f, offset, _LOCAL.size)
+        local = read_at(f, offset, _LOCAL.size)
         if len(local) != _LOCAL.size or local[:4] != b"PK\x03\x04":
             _fail(path, "corrupt or truncated zip archive: member %s has no local header" % shown(name))
         _, _, _, l_flags, l_method, _, _, l_crc, l_csize, l_usize, name_len, extra_len = _LOCAL.unpack(local)

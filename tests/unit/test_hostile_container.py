@@ -321,7 +321,8 @@ def duplicate_array(m):
 
 
 def end_count_too_high(m):
-    return dict(members=m, end={"count": 6, "count_here": 6}), "end record counts 6 members, the central directory lists 5"
+    return dict(members=m, end={"count": 6, "count_here": 6}), \
+        "end record counts 6 members, the central directory lists 5"
 
 
 def end_count_too_low(m):
@@ -498,11 +499,13 @@ def test_ambiguous_zip_is_refused(tmp_path, build):
     pytest.param({"local": {KERNEL_AT: {"extra": struct.pack("<HH", 0xD935, 3) + b"\0\0\0"}}}, id="aligned-member"),
     pytest.param("python-force-zip64", id="python-force-zip64-local-fields"),
     pytest.param("sentinel-sizes", id="zip64-sizes-behind-sentinels"),
+    pytest.param("sentinel-offset", id="zip64-offset-behind-a-sentinel"),
 ])
 def test_unambiguous_zip_forms_are_read(tmp_path, spec):
     """The forms the writer and other zip writers use for the same content stay readable: the build_zip
     baseline (which proves the hostile cases differ only in what they name), zip64 end records (with
-    the 32-bit fields exact or sentinels), an alignment extra field, Python's force_zip64 local fields."""
+    the 32-bit fields exact or sentinels), an alignment extra field, Python's force_zip64 local fields,
+    zip64 sizes and offsets behind 32-bit sentinels."""
     members = sample_members(tmp_path)
     n = len(members[KERNEL_AT][1])
     if spec == "python-force-zip64":
@@ -510,6 +513,8 @@ def test_unambiguous_zip_forms_are_read(tmp_path, spec):
     elif spec == "sentinel-sizes":
         spec = {"local": {KERNEL_AT: {"size": 0xFFFFFFFF, "extra": zip64_field(n, n)}},
                 "central": {KERNEL_AT: {"size": 0xFFFFFFFF, "extra": zip64_field(n, n)}}}
+    elif spec == "sentinel-offset":         # as zipfile writes a member that starts past 4 GiB
+        spec = {"central": {1: {"offset": 0xFFFFFFFF, "extra": zip64_field(30 + len(members[0][0]) + n)}}}
     path = str(tmp_path / "fine.npz")
     with open(path, "wb") as f:
         f.write(build_zip(members, **spec))
