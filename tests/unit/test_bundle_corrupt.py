@@ -119,32 +119,27 @@ def inf_reference(path, tmp):
     return path, "NaN or Inf"
 
 
-def manifest_not_json(path, tmp):
+def with_manifest_text(path, text):
     ed = edit(path)
-    ed.set_manifest_bytes(b'{"format": "tf2caffe-bundle", ')
+    ed.set_manifest_bytes(text)
     ed.save()
-    return path, "not valid JSON"
+    return path
+
+
+def manifest_not_json(path, tmp):
+    return with_manifest_text(path, b'{"format": "tf2caffe-bundle", '), "not valid JSON"
 
 
 def manifest_not_utf8(path, tmp):
-    ed = edit(path)
-    ed.set_manifest_bytes(b'{"model_name": "\xff\xfe"}')
-    ed.save()
-    return path, "not valid JSON"
+    return with_manifest_text(path, b'{"model_name": "\xff\xfe"}'), "not valid JSON"
 
 
 def manifest_a_json_list(path, tmp):
-    ed = edit(path)
-    ed.set_manifest_bytes(b"[1, 2, 3]")
-    ed.save()
-    return path, "expected a JSON object"
+    return with_manifest_text(path, b"[1, 2, 3]"), "expected a JSON object"
 
 
 def manifest_nested_very_deep(path, tmp):
-    ed = edit(path)
-    ed.set_manifest_bytes(b"[" * 100000 + b"]" * 100000)
-    ed.save()
-    return path, "RecursionError|not valid JSON"
+    return with_manifest_text(path, b"[" * 100000 + b"]" * 100000), "RecursionError|not valid JSON"
 
 
 def manifest_invalid(path, tmp):
