@@ -29,7 +29,9 @@ MAX_FLOAT_CHARS = 40
 
 
 class _Refused(ValueError):
-    pass
+    def __init__(self, message, number=None):
+        ValueError.__init__(self, message)
+        self.number = number        # the number's text, to say where it is
 
 
 class _NonFinite(_Refused):
@@ -39,13 +41,14 @@ class _NonFinite(_Refused):
 def _int(text):
     if len(text.lstrip("-")) > MAX_INT_DIGITS:
         raise _Refused("an integer of %d digits (at most %d): %s"
-                       % (len(text.lstrip("-")), MAX_INT_DIGITS, clip(text, 24)))
+                       % (len(text.lstrip("-")), MAX_INT_DIGITS, clip(text, 24)), text)
     return int(text)
 
 
 def _float(text):
     if len(text) > MAX_FLOAT_CHARS:
-        raise _Refused("a number of %d characters (at most %d): %s" % (len(text), MAX_FLOAT_CHARS, clip(text, 24)))
+        raise _Refused("a number of %d characters (at most %d): %s" % (len(text), MAX_FLOAT_CHARS, clip(text, 24)),
+                       text)
     value = float(text)
     if value != value or value in (float("inf"), float("-inf")):
         raise _NonFinite(text)
@@ -81,7 +84,9 @@ def parse_manifest(path, raw):
         raise BundleError("%s: the manifest holds NaN or Infinity (%s), which JSON does not allow"
                           % (where(path), clip(exc, 40)))
     except _Refused as exc:
-        raise BundleError("%s: %s holds %s" % (where(path), MANIFEST_MEMBER, exc))
+        at = raw.find(exc.number[:64].encode("ascii")) if exc.number else -1
+        raise BundleError("%s: %s holds %s%s"
+                          % (where(path), MANIFEST_MEMBER, exc, " at byte %d" % at if at >= 0 else ""))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BundleError("%s: the manifest is not valid JSON (%s)" % (where(path), clip(exc)))
     problem = text_problem(manifest)
