@@ -52,7 +52,7 @@ def walk(path, f):
     while stack:
         group, prefix = stack.pop()
         names = list(group)
-        if prefix.startswith(ARRAYS + "/") and not names:
+        if prefix.startswith(ARRAYS + "/") and prefix != ARRAYS + "/" and not names:
             out.empty_groups.append(prefix[len(ARRAYS) + 1:-1])
         for raw in names:
             seen += 1
