@@ -59,6 +59,8 @@ def tf_add_n(view):
         raise Unsupported("adding constants (fold them into a bias)")
     if len(set(view.shape(t) for t in ins)) != 1:
         raise Unsupported("inputs of different shapes")
+    if len(ins) == 1:       # a sum of one tensor is that tensor (the add op takes two or more)
+        return make_node("identity", {}, inputs=list(ins))
     return make_node("add", {}, inputs=list(ins))
 
 

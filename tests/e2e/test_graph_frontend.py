@@ -209,6 +209,7 @@ class _MoreOps(tf.Module):
         e = d * gate                                                    # squeeze-and-excitation gate
         e = tf.maximum(0.2 * e, e) - tf.nn.max_pool2d(a, 3, 1, "SAME")  # leaky maximum, subtract
         e = tf.add_n([e, -a, (2.0 - a) / 4.0])
+        e = tf.raw_ops.AddN(inputs=[e])                                 # a sum of one tensor: identity
         m = tf.reduce_max(e, axis=[1, 2], keepdims=True)                # (N, 1, 1, 8)
         v = tf.squeeze(m, axis=[1, 2])                                  # (N, 8)
         u = tf.image.resize(e, [12, 12], method="bilinear")             # ResizeBilinear, half-pixel
