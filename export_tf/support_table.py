@@ -1,4 +1,5 @@
-"""The README's supported-layer table, generated from the two registries.
+"""The README's supported-layer table, generated from the two registries, and its manifest reference,
+generated from the op spec (shared/opspec/reference.py).
 
     python -m export_tf.support_table            # print the table
     python -m export_tf.support_table --write    # rewrite README.md between the markers
@@ -7,6 +8,7 @@ import os
 import sys
 
 from import_caffe.registry import all_handlers
+from shared.opspec import reference
 
 from .registry import supported_classes
 
@@ -56,9 +58,15 @@ def section():
     return "\n".join(text)
 
 
+def _replace(text, begin, end, new):
+    start, stop = text.index(begin), text.index(end) + len(end)
+    return text[:start] + new + text[stop:]
+
+
 def render_readme(readme_text):
-    start, end = readme_text.index(BEGIN), readme_text.index(END) + len(END)
-    return readme_text[:start] + section() + readme_text[end:]
+    """README.md with the supported-layer table and the manifest reference (shared/opspec) regenerated."""
+    text = _replace(readme_text, BEGIN, END, section())
+    return _replace(text, reference.BEGIN, reference.END, reference.section())
 
 
 def main(argv=None):
