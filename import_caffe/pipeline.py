@@ -20,7 +20,7 @@ import shutil
 
 from shared import progress
 from shared.bundle import read_bundle
-from shared.bundle.messages import shown, where
+from shared.messages import shown, where
 from shared.errors import BundleError, ConversionError, UsageError
 
 from . import caffe_stage, compare, layout

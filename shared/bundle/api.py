@@ -10,7 +10,7 @@ from ..schema import FORMAT_NAME, FORMAT_VERSION, validate_manifest
 from . import h5, integrity, npz
 from .integrity import F32
 from .manifest import manifest_text, parse_manifest, text_problem
-from .messages import corrupt, one_line, shown, where
+from ..messages import corrupt, one_line, shown, where
 
 _PENDING_SHA256 = "0" * 64      # a valid placeholder while the manifest is validated before writing
 

@@ -17,7 +17,7 @@ from .. import forked
 from ..errors import BundleError
 from .integrity import F32, same_members
 from .manifest import MANIFEST_MEMBER, check_manifest_size
-from .messages import clip, corrupt, shown, where
+from ..messages import clip, corrupt, shown, where
 
 H5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ARRAYS = "arrays"

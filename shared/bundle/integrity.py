@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from ..errors import BundleError
-from .messages import shown, where
+from ..messages import shown, where
 
 F32 = np.dtype("<f4")
 CHUNK = 4 << 20

@@ -19,7 +19,7 @@ import json
 
 from ..errors import BundleError
 from ..schema import validate_manifest
-from .messages import clip, shown, where
+from ..messages import clip, shown, where
 
 MANIFEST_MEMBER = "manifest.json"
 MAX_MANIFEST_BYTES = 64 << 20

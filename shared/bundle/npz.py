@@ -19,7 +19,7 @@ from ..errors import BundleError
 from . import integrity
 from .integrity import F32
 from .manifest import MANIFEST_MEMBER, check_manifest_size
-from .messages import clip, shown, where
+from ..messages import clip, shown, where
 from .ziplayout import read_at, read_layout
 
 NPZ_MAGIC = b"PK\x03\x04"

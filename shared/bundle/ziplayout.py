@@ -15,7 +15,7 @@ import collections
 import struct
 
 from ..errors import BundleError
-from .messages import shown, where
+from ..messages import shown, where
 
 MAX_CENTRAL_DIRECTORY = 64 << 20    # ~400,000 members of ~150 bytes (name and alignment padding)
 UTF8_NAME = 0x800                  # the only flag the writer sets (for a non-ASCII name)

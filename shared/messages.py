@@ -5,11 +5,12 @@ value quoted from a bundle (a member name, a shape, a header, an exception's tex
 shown on one line, with control and other non-printable characters escaped, and cut in the middle past
 a bounded length. The file's own path is shown the same way (it may come from an attacker too)."""
 
-from ..errors import BundleError
+from .errors import BundleError
 
 MAX_VALUE = 80          # characters of one quoted value
 MAX_PATH = 120          # characters of a file path (its end is kept: the file name)
 MAX_MESSAGE = 275       # characters of a whole message: with a CLI's prefix, under 300
+MAX_LINES = 200         # lines of a multi-line message (the unsupported-layer list)
 
 
 def _escaped(text):
@@ -58,3 +59,16 @@ def corrupt(path, exc):
     """The BundleError for a library's own failure (zipfile, h5py, numpy) on a corrupt file."""
     text = str(exc).splitlines()[0] if str(exc) else ""
     return BundleError("%s: corrupt or truncated bundle (%s: %s)" % (where(path), type(exc).__name__, clip(text)))
+
+
+def for_terminal(exc):
+    """What a CLI prints for error `exc`: a malformed bundle's message on one line, as every message about
+    untrusted input; any other message (the unsupported-layer list runs over several lines) line by line,
+    each escaped and bounded, at most MAX_LINES of them."""
+    if isinstance(exc, BundleError):
+        return one_line(str(exc))
+    lines = str(exc).split("\n")
+    shown = [clip(line, MAX_MESSAGE) for line in lines[:MAX_LINES]]
+    if len(lines) > MAX_LINES:
+        shown.append("... (%d more lines)" % (len(lines) - MAX_LINES))
+    return "\n".join(shown)
