@@ -83,7 +83,8 @@ def main(argv=None):
         from .node import HandlerBug
         if isinstance(exc, HandlerBug) and os.environ.get("TF2CAFFE_DEBUG"):
             raise       # a converter bug: the traceback on request, as the README's exit statuses say
-        print("export_tf: error: %s" % exc, file=sys.stderr)
+        from shared.messages import for_terminal
+        print("export_tf: error: %s" % for_terminal(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("export_tf: interrupted; nothing was written", file=sys.stderr)

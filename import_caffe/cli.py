@@ -46,12 +46,13 @@ def main(argv=None):
     os.environ.setdefault("GLOG_minloglevel", "2")
     args = parser().parse_args(argv)
     from shared.errors import ParityError, Tf2CaffeError, UsageError
+    from shared.messages import clip, for_terminal, where
     log = (lambda msg: None) if args.quiet else (lambda msg: print("import_caffe: " + msg, file=sys.stderr))
     try:
         if not os.path.exists(args.bundle):     # the README's status 2: a missing file, like export_tf
-            raise UsageError("%s: no such file" % args.bundle)
+            raise UsageError("%s: no such file" % where(args.bundle))
         if os.path.isdir(args.bundle):
-            raise UsageError("%s: is a directory, expected a bundle file (.npz or .h5)" % args.bundle)
+            raise UsageError("%s: is a directory, expected a bundle file (.npz or .h5)" % where(args.bundle))
         if args.inspect:
             from shared.bundle import read_bundle
             from .inspect_summary import summary
@@ -91,7 +92,7 @@ def main(argv=None):
         print("wrote %s" % os.path.join(args.output, "report.html"))
         return 0
     except Tf2CaffeError as exc:
-        print("import_caffe: error: %s" % exc, file=sys.stderr)
+        print("import_caffe: error: %s" % for_terminal(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("import_caffe: interrupted; no output files were written", file=sys.stderr)
@@ -100,5 +101,5 @@ def main(argv=None):
         if os.environ.get("TF2CAFFE_DEBUG"):
             raise
         print("import_caffe: internal error: %s: %s (set TF2CAFFE_DEBUG=1 for a traceback)"
-              % (type(exc).__name__, str(exc).splitlines()[0] if str(exc) else ""), file=sys.stderr)
+              % (type(exc).__name__, clip(str(exc).splitlines()[0] if str(exc) else "", 200)), file=sys.stderr)
         return 1

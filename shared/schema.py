@@ -35,6 +35,7 @@ import re
 
 from . import opspec
 from .errors import BundleError
+from .messages import clip
 from .opspec.fields import element_count  # noqa: F401  (part of the schema's API)
 
 FORMAT_NAME = "tf2caffe-bundle"
@@ -46,10 +47,29 @@ MAX_NAME_LENGTH = 256
 MAX_RANK = 8
 MAX_ARRAY_ELEMENTS = 1 << 34          # 64 Gi elements: declared sizes beyond this are refused outright
 MAX_TOTAL_BYTES = 1 << 40             # 1 TiB in all
-MAX_NODES = 200000
+# Far above any real model (NASNetLarge: about 1,000 layers), and what the importer handles within 1 GB
+# (a 50,000-node chain: 0.5 GB, 11 s; the per-node cost is the Caffe layer and its report row)
+MAX_NODES = 50000
 ARRAY_KEY_RE = re.compile(r"^[A-Za-z0-9_.:+\-]+(/[A-Za-z0-9_.:+\-]+)*\Z")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")  # \Z: "$" would also match before a final newline
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# Declared work: the activations a bundle declares (batch x every tensor, float32) may reach the larger of
+# this floor and this many bytes per byte of arrays it actually carries (weights and reference data), so
+# a small file cannot make the importer allocate gigabytes. Real models declare at most a few times
+# their arrays' size (VGG19 at batch 2: 0.2x; a weightless net's stored reference inputs bound it too).
+MAX_WORK_FLOOR = 256 << 20
+WORK_PER_ARRAY_BYTE = 64
+
+_FIELDS = {
+    "": {"format", "format_version", "producer", "source", "model_name", "inputs", "outputs", "tensors",
+         "nodes", "arrays", "reference"},
+    "producer": {"name", "version", "tensorflow", "keras"},
+    "source": {"path", "sha256", "format"},
+    "entry": {"name", "tensor", "shape", "dtype"},
+    "tensor": {"shape", "dtype"},
+    "array": {"shape", "dtype", "sha256"},
+    "node": {"name", "op", "source_type", "inputs", "outputs", "attrs", "arrays"},
+    "reference": {"batch", "inputs", "outputs", "activations", "preactivations"},
+}
 
 _TOP_FIELDS = {
     "format": str, "format_version": int, "producer": dict, "source": dict, "model_name": str,
@@ -58,7 +78,7 @@ _TOP_FIELDS = {
 
 
 def _fail(where, message):
-    raise BundleError("manifest field '%s': %s" % (where, message))
+    raise BundleError("manifest field '%s': %s" % (clip(where), message))
 
 
 def _type_name(value):
@@ -79,14 +99,24 @@ def _need(obj, key, kind, where):
 
 
 def check_name(value, where):
-    """A layer/tensor name: non-empty text without control characters, of bounded length."""
+    """A name or other text a bundle shows the user: non-empty, of bounded length, and printable (no
+    control characters, terminal escapes, line separators or bidirectional overrides that could forge
+    or reorder what a terminal or report shows)."""
     if not isinstance(value, str):
         _fail(where, "expected a string, found %s" % _type_name(value))
     if not value or len(value) > MAX_NAME_LENGTH:
         _fail(where, "name must have 1 to %d characters, found %d" % (MAX_NAME_LENGTH, len(value)))
-    if _CONTROL_RE.search(value):
-        _fail(where, "name %r contains control characters" % value[:40])
+    if not value.isprintable():
+        _fail(where, "name %s contains control characters or other non-printable ones" % clip(repr(value), 40))
     return value
+
+
+def _known_fields(obj, kind, where):
+    """Every key of `obj` is one the format defines (unused data has no place in a bundle)."""
+    extra = sorted(set(obj) - _FIELDS[kind]) if isinstance(obj, dict) else []
+    if extra:
+        _fail("%s.%s" % (where, extra[0]) if where else extra[0], "unknown field (this format has %s)"
+              % ", ".join(sorted(_FIELDS[kind])))
 
 
 def check_array_key(value, where):
@@ -111,6 +141,17 @@ def check_shape(value, where, allow_empty=True):
     return value
 
 
+def _check_work(batch, tensors, array_bytes):
+    """The activations the net would hold (batch x every declared tensor) stay within what the arrays
+    the bundle carries justify (MAX_WORK_FLOOR, WORK_PER_ARRAY_BYTE): checked before anything is
+    allocated, since the op spec makes every tensor's declared shape the one its op computes."""
+    work = batch * sum(element_count(spec["shape"]) for spec in tensors.values()) * 4
+    budget = max(MAX_WORK_FLOOR, WORK_PER_ARRAY_BYTE * array_bytes)
+    if work > budget:
+        _fail("reference.batch", "batch %d over the declared tensors needs %d bytes of activations, more than "
+              "the %d this bundle's %d bytes of arrays allow" % (batch, work, budget, array_bytes))
+
+
 def validate_manifest(manifest):
     """Validate a manifest dict in full. Raises BundleError; returns the manifest unchanged."""
     if not isinstance(manifest, dict):
@@ -124,10 +165,13 @@ def validate_manifest(manifest):
               "tf2caffe version" % (" and ".join(str(v) for v in READ_VERSIONS), version))
     for key, kind in _TOP_FIELDS.items():
         _need(manifest, key, kind, "")
-    for key in ("name", "version", "tensorflow", "keras"):
-        _need(manifest["producer"], key, str, "producer")
-    for key in ("path", "sha256", "format"):
-        _need(manifest["source"], key, str, "source")
+    _known_fields(manifest, "", "")
+    for part in ("producer", "source"):
+        _known_fields(manifest[part], part, part)
+        for key in sorted(_FIELDS[part]):
+            check_name(_need(manifest[part], key, str, part), "%s.%s" % (part, key))
+    if not SHA256_RE.match(manifest["source"]["sha256"]):
+        _fail("source.sha256", "expected 64 lowercase hex digits")
     check_name(manifest["model_name"], "model_name")
 
     arrays = manifest["arrays"]
@@ -135,6 +179,7 @@ def validate_manifest(manifest):
     for key, spec in arrays.items():
         where = "arrays[%s]" % key
         check_array_key(key, where)
+        _known_fields(spec, "array", where)
         shape = check_shape(_need(spec, "shape", list, where), where + ".shape")
         dtype = _need(spec, "dtype", str, where)
         if dtype not in ALLOWED_DTYPES:
@@ -149,6 +194,7 @@ def validate_manifest(manifest):
     for name, spec in tensors.items():
         where = "tensors[%s]" % name
         check_name(name, where)
+        _known_fields(spec, "tensor", where)
         check_shape(_need(spec, "shape", list, where), where + ".shape")
         if _need(spec, "dtype", str, where) not in ALLOWED_DTYPES:
             _fail(where + ".dtype", "expected float32, found %r" % spec["dtype"])
@@ -162,6 +208,7 @@ def validate_manifest(manifest):
         for i, entry in enumerate(entries):
             where = "%s[%d]" % (field, i)
             check_name(_need(entry, "name", str, where), where + ".name")
+            _known_fields(entry, "entry", where)
             tensor = check_name(_need(entry, "tensor", str, where), where + ".tensor")
             check_shape(_need(entry, "shape", list, where), where + ".shape")
             if _need(entry, "dtype", str, where) not in ALLOWED_DTYPES:
@@ -188,7 +235,8 @@ def validate_manifest(manifest):
             _fail(where + ".name", "duplicate node name %r" % name)
         node_names.add(name)
         check_name(_need(node, "op", str, where), where + ".op")
-        _need(node, "source_type", str, where)
+        check_name(_need(node, "source_type", str, where), where + ".source_type")
+        _known_fields(node, "node", where)
         _need(node, "attrs", dict, where)
         for j, tensor in enumerate(_need(node, "inputs", list, where)):
             check_name(tensor, "%s.inputs[%d]" % (where, j))
@@ -220,8 +268,10 @@ def validate_manifest(manifest):
 
     ref = manifest["reference"]
     batch = _need(ref, "batch", int, "reference")
+    _known_fields(ref, "reference", "reference")
     if batch < 1:
         _fail("reference.batch", "expected a positive batch size, found %d" % batch)
+    _check_work(batch, tensors, total)
     for part in ("inputs", "outputs", "activations"):
         for tensor, key in _need(ref, part, dict, "reference").items():
             where = "reference.%s[%s]" % (part, tensor)

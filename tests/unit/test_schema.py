@@ -9,6 +9,7 @@ import pytest
 
 from shared import opspec, schema
 from shared.errors import BundleError
+from shared.messages import clip
 
 SHA = "0123456789abcdef" * 4
 
@@ -110,11 +111,13 @@ def mutated(mutation):
 
 
 def assert_refused(manifest, field):
-    """validate_manifest raises BundleError naming field (as "manifest field '<field>'")."""
+    """validate_manifest raises BundleError naming field (as "manifest field '<field>'", the field's
+    path escaped and bounded as every quoted value is: it may hold a hostile name)."""
     with pytest.raises(BundleError) as info:
         schema.validate_manifest(manifest)
     message = str(info.value)
-    assert "'%s'" % field in message, "expected the message to name %r: %s" % (field, message)
+    assert "'%s'" % clip(field) in message, "expected the message to name %r: %s" % (field, message)
+    assert message.isprintable(), message
     return message
 
 
@@ -321,8 +324,38 @@ REFERENCE_SHAPES = [
 ]
 
 
+UNKNOWN_FIELDS = [
+    case("top-level-junk", setting(("junk",), list(range(10))), "junk", "unknown field"),
+    case("producer-extra", setting(("producer", "comment"), "hi"), "producer.comment", "unknown field"),
+    case("node-extra", setting(("nodes", 0, "note"), "x"), "nodes[0].note", "unknown field"),
+    case("tensor-extra", setting(("tensors", "conv/out", "layout"), "NHWC"), "tensors[conv/out].layout", "unknown field"),
+    case("array-extra", setting(("arrays", "conv/bias", "offset"), 0), "arrays[conv/bias].offset", "unknown field"),
+    case("entry-extra", setting(("inputs", 0, "range"), [0, 1]), "inputs[0].range", "unknown field"),
+    case("reference-extra", setting(("reference", "seed"), 1), "reference.seed", "unknown field"),
+]
+
+# What a terminal or report would show: forged lines, escape codes, reordering, floods.
+SHOWN_TEXT = [
+    case("source_type-newline", setting(("nodes", 0, "source_type"), "Conv2D\nimport_caffe: all good, exit 0"),
+         "nodes[0].source_type", "non-printable"),
+    case("source_type-escape", setting(("nodes", 0, "source_type"), "\x1b[2K\x1b[1Aok"), "nodes[0].source_type",
+         "non-printable"),
+    case("source_type-flood", setting(("nodes", 0, "source_type"), "C" * 200000), "nodes[0].source_type",
+         "1 to 256 characters"),
+    case("producer-c1-csi", setting(("producer", "name"), "tf2caffe\x9b31m"), "producer.name", "non-printable"),
+    case("source-path-bidi", setting(("source", "path"), "model\u202eskeras.exe"), "source.path", "non-printable"),
+    case("source-format-line-separator", setting(("source", "format"), "keras\u2028ok"), "source.format",
+         "non-printable"),
+    case("source-sha256-not-hex", setting(("source", "sha256"), "z" * 64), "source.sha256", "hex"),
+]
+
+WORK = [
+    case("reference-batch-amplified", setting(("reference", "batch"), 10 ** 6), "reference.batch", "activations"),
+]
+
+
 @pytest.mark.parametrize("mutation, field, detail", MISSING + NULL + WRONG_TYPE + UNKNOWN_VERSION + GRAPH
-                         + ARRAY_KEYS + SHA256 + NAMES + REFERENCE_SHAPES)
+                         + ARRAY_KEYS + SHA256 + NAMES + REFERENCE_SHAPES + UNKNOWN_FIELDS + SHOWN_TEXT + WORK)
 def test_refused(mutation, field, detail):
     message = assert_refused(mutated(mutation), field)
     if detail is not None:
@@ -440,3 +473,13 @@ def test_element_count(shape, expected):
 def test_check_shape_can_require_a_non_empty_shape():
     with pytest.raises(BundleError, match="rank 0"):
         schema.check_shape([], "shape", allow_empty=False)
+
+
+def test_declared_work_is_bounded_by_the_arrays_carried():
+    """A tensor of 2^26 floats at batch 2 (512 MiB) is over the floor for a bundle of a few kB of arrays;
+    the same declaration is allowed once the bundle carries arrays that justify it."""
+    manifest = valid_manifest()
+    manifest["tensors"]["extra"] = tensor_spec([1 << 26])
+    assert "activations" in assert_refused(manifest, "reference.batch")
+    manifest["arrays"]["weights"] = array_spec([1 << 21])          # 8 MiB x 64 = 512 MiB
+    schema.validate_manifest(manifest)
