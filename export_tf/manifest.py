@@ -4,6 +4,8 @@ import numpy as np
 
 from shared.bundle import read_bundle, write_bundle
 from shared.keys import array_key
+from shared.messages import clip
+from shared.schema import MAX_NAME_LENGTH
 
 
 def _float32(value):
@@ -21,7 +23,9 @@ def _versions():
 
 
 def build_manifest(model_name, source, inputs, outputs, nodes, values, preactivations=None, activations=True):
-    """inputs, outputs: [(name, tensor id)]; nodes: placed Nodes in topological order; values: tensor id
+    """The model's name and its file's name, which the user's file system chose, are written escaped and
+    bounded as the schema requires of text a bundle shows (a newline in a file name is legal).
+    inputs, outputs: [(name, tensor id)]; nodes: placed Nodes in topological order; values: tensor id
     -> reference value (batch first) for every input and every node output; preactivations: node name ->
     the node's output before its fused activation. activations=False stores the outputs' values only.
     Returns (manifest, arrays)."""
@@ -66,8 +70,8 @@ def build_manifest(model_name, source, inputs, outputs, nodes, values, preactiva
     manifest = {
         "producer": {"name": "tf2caffe.export_tf", "version": __version__, "tensorflow": tf_version,
                      "keras": keras_version},
-        "source": source,
-        "model_name": model_name,
+        "source": dict(source, path=clip(source["path"], MAX_NAME_LENGTH)),
+        "model_name": clip(model_name, MAX_NAME_LENGTH),
         "inputs": [{"name": name, "tensor": tid, "shape": tensors[tid]["shape"], "dtype": "float32"}
                    for name, tid in inputs],
         "outputs": [{"name": name, "tensor": tid, "shape": tensors[tid]["shape"], "dtype": "float32"}

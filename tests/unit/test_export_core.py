@@ -148,3 +148,16 @@ def test_the_manifest_writer_stores_each_output_once_and_activations_on_request(
     assert not m["reference"]["activations"] and not m["reference"]["preactivations"]
     assert sorted(arrays) == sorted([m["nodes"][0]["arrays"]["kernel"], m["reference"]["inputs"]["in"],
                                      m["reference"]["outputs"]["act"]])
+
+
+def test_the_model_and_file_names_are_written_printable(written, monkeypatch):
+    """A file name may legally hold a newline or an escape; the manifest shows it escaped and bounded, as
+    the schema requires of every text a bundle shows."""
+    _, values, _ = written
+    nodes = [_placed("activation", {"function": "sigmoid"}, {}, "act", ["in"], ["act"])]
+    m, _ = manifest.build_manifest("model\nname", {"path": "my\x1b[31mmodel\n.pb" + "x" * 400, "sha256": "ab" * 32,
+                                                   "format": "graphdef"},
+                                   [("x", "in")], [("y", "act")], nodes, values)
+    assert m["model_name"] == "model\\x0aname"
+    assert m["source"]["path"].startswith("my\\x1b[31mmodel\\x0a.pb") and len(m["source"]["path"]) <= 256
+    assert m["source"]["path"].isprintable() and m["source"]["format"] == "graphdef"
