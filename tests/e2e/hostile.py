@@ -42,6 +42,7 @@ import numpy as np
 
 CONTAINERS = ("npz", "h5")
 MARK = "PWNED"
+NAME_PREFIX = "hostile_"        # the models' names: the files a conversion would write start with it
 BIG_DIGITS = 3 * 1000 * 1000
 MANIFEST_110MB = 110 * 1000 * 1000
 FORGED = "\nimport_caffe: all good, exit 0"
@@ -62,7 +63,7 @@ def _cnn():
     a = layers.Dense(4, name="fc0")(a)
     a = layers.Dense(4, activation="tanh", name="fc1")(a)       # kernel (4, 4): the shape of fc0's activation
     y = layers.Dense(3, activation="softmax", name="probs")(a)  # kernel (4, 3): the shape of the outputs
-    return keras.Model(x, y, name="cnn")
+    return keras.Model(x, y, name=NAME_PREFIX + "cnn")
 
 
 def _seq():
@@ -74,7 +75,7 @@ def _seq():
     a = layers.MaxPooling1D(2, name="pool1d")(a)
     a = layers.GlobalAveragePooling1D(name="gap1d")(a)
     y = layers.Dense(3, name="logits")(a)
-    return keras.Model(x, y, name="seq")
+    return keras.Model(x, y, name=NAME_PREFIX + "seq")
 
 
 def _merge():
@@ -90,7 +91,7 @@ def _merge():
     u = layers.UpSampling2D(2, name="up")(p)
     g = layers.GlobalMaxPooling2D(name="gmp")(u)
     y = layers.Dense(3, name="logits")(g)
-    return keras.Model(x, y, name="merge")
+    return keras.Model(x, y, name=NAME_PREFIX + "merge")
 
 
 # model: (builder, reference batch). The cnn's batch is 4 so that its last Dense kernel has the shape of

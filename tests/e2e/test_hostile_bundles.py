@@ -11,9 +11,9 @@ timed and measured, and must end as the README promises for a bundle from anyone
 * no model files (.prototxt, .caffemodel) in OUT;
 * nothing written outside the bundle's folder and OUT: no change anywhere in the hostile tree (the
   other variants' folders, the folder of the files linked from outside), nothing left in the command's
-  TMPDIR; no new entry the tool could have written (model files, reports, staging folders: other
-  engineers and programs create other files there meanwhile) in the project folder, the test session's
-  tmp folder, /tmp, $HOME or the Caffe root filesystem's writable places; nothing ran (no PWNED file
+  TMPDIR; no new entry named as a conversion of these models would name it (hostile_*: other engineers
+  and programs create other files there meanwhile) in the project folder, the test session's tmp
+  folder, /tmp, $HOME or the Caffe root filesystem's writable places; nothing ran (no PWNED file
   anywhere); no planted file was read (its access time, set to 0, stays 0);
 * peak memory (the largest process of the command's tree: the launcher's RUSAGE_CHILDREN max RSS, and
   samples of /proc while it runs) under 1 GB, and under 30 s. A command is killed past 31 s or 1.5 GB.
@@ -218,11 +218,11 @@ class Watch(object):
 
 def ours(path):
     """Whether a new entry of the project folder, /tmp or $HOME could be the tool's: other engineers and
-    programs create files there meanwhile (sources, pip's and compilers' temporary files), so only what
-    the tool writes (model files, reports, staging folders) or a PWNED counts."""
+    programs create files there meanwhile (sources, temporary files, even conversions of their own), so
+    only what a conversion of these bundles writes (files named after the models, hostile_*) or a PWNED
+    counts."""
     name = os.path.basename(path)
-    return name.endswith(MODEL_FILES + ("report.json", "report.html")) or name.startswith(".tf2caffe") or \
-        hostile.MARK in name
+    return name.startswith(hostile.NAME_PREFIX) or hostile.MARK in name
 
 
 def pwned(variant, cwd):
