@@ -1,6 +1,8 @@
 # tf2caffe: convert TensorFlow/Keras models to Caffe, with proven parity.
 #   make demo     set everything up, convert a small CNN trained on the bundled digits, print the report
 #   make test     set everything up and run the whole test suite
+#   make setup CAFFE=source, make test CAFFE=source: the same on Caffe built from source (Debian trixie)
+#   make docker-test   build both Docker images and run the README's container workflow
 #   make export MODEL=model.keras BUNDLE=model.npz [EXPORT_ARGS="..."]     (TF side)
 #   make import BUNDLE=model.npz OUT=dir [IMPORT_ARGS="..."]                (Caffe side)
 #   make inspect BUNDLE=model.npz
@@ -15,7 +17,20 @@ USER_VARS := MODEL BUNDLE OUT EXPORT_ARGS IMPORT_ARGS DEMO_ARGS BENCH_ARGS PYTES
 unexport $(USER_VARS)
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VENV := $(ROOT)/.venv
+# CAFFE picks the Caffe environment: debian (the default: Debian bullseye's python3-caffe, .caffe-root/) or
+# source (Caffe built from source on Debian trixie, .caffe-root-source/). docker/caffe-run enters the one
+# TF2CAFFE_ROOTFS names.
+CAFFE ?= debian
+ifeq ($(CAFFE),debian)
 ROOTFS := $(ROOT)/.caffe-root
+BUILD_ROOTFS := $(ROOT)/docker/build-rootfs
+else ifeq ($(CAFFE),source)
+ROOTFS := $(ROOT)/.caffe-root-source
+BUILD_ROOTFS := $(ROOT)/docker/build-caffe-source
+else
+$(error CAFFE=$(CAFFE): use CAFFE=debian (Debian's python3-caffe, the default) or CAFFE=source (Caffe built from source))
+endif
+export TF2CAFFE_ROOTFS := $(ROOTFS)
 # Inside the TF container TF2CAFFE_PYTHON names its Python; elsewhere the project's own venv.
 TF_PYTHON := $(if $(TF2CAFFE_PYTHON),$(TF2CAFFE_PYTHON),$(VENV)/bin/python)
 # Inside the Caffe container the system Python has caffe; elsewhere the root filesystem does (a caffe.py
@@ -44,9 +59,10 @@ status = { s=$$?; case $$s in 1) m="internal error";; 2) m="bad arguments or a m
 readme-table: tf-env
 	@cd $(ROOT) && PYTHONPATH=$(ROOT) $(TF_PYTHON) -m export_tf.support_table --write
 
-.PHONY: readme-table setup tf-env caffe-env export import inspect test test-unit-caffe demo clean-env help bench
+.PHONY: readme-table setup tf-env caffe-env export import inspect test test-unit-caffe demo clean-env help bench \
+    docker-test
 help:
-	@sed -n '1,7p' $(ROOT)/Makefile | sed 's/^# //'
+	@sed -n '1,9p' $(ROOT)/Makefile | sed 's/^# //'
 
 setup: tf-env caffe-env
 
@@ -55,16 +71,18 @@ ifeq ($(TF2CAFFE_PYTHON),)
 	@$(MAKE) -s -C $(ROOT) $(VENV)/.tf2caffe-stamp
 endif
 
-$(VENV)/.tf2caffe-stamp: $(ROOT)/docker/tf-requirements.txt $(ROOT)/docker/tf-requirements-nodeps.txt
+$(VENV)/.tf2caffe-stamp: $(ROOT)/docker/tf-requirements.txt $(ROOT)/docker/tf-requirements-nodeps.txt \
+    $(ROOT)/docker/tf-requirements-dev.txt
 	@echo "setup: creating the TF environment in $(VENV)" >&2
 	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	@$(VENV)/bin/pip install -q --disable-pip-version-check -r $(ROOT)/docker/tf-requirements.txt
 	@$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r $(ROOT)/docker/tf-requirements-nodeps.txt
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r $(ROOT)/docker/tf-requirements-dev.txt
 	@touch $@
 
 caffe-env:
 ifneq ($(HAS_CAFFE),yes)
-	@$(ROOT)/docker/build-rootfs $(ROOTFS)
+	@$(BUILD_ROOTFS) $(ROOTFS)
 endif
 
 export: export TF2CAFFE_MAKE_MODEL := $(value MODEL)
@@ -111,9 +129,16 @@ bench: setup
 
 test: export TF2CAFFE_MAKE_PYTEST_ARGS := $(value PYTEST_ARGS)
 test: setup test-unit-caffe
-	@echo "== unit and end-to-end tests under the TF environment's Python" >&2
+	@echo "== unit and end-to-end tests under the TF environment's Python (Caffe: CAFFE=$(CAFFE))" >&2
 	@$(call split_args,PYTEST_ARGS); \
 	    cd $(ROOT) && PYTHONPATH=$(ROOT) $(TF_PYTHON) -m pytest -q -p no:cacheprovider tests "$$@"
+	@echo "== the Docker workflow, if this machine built the images before (make docker-test)" >&2
+	@$(ROOT)/docker/docker-test --if-ready
+
+# Builds both Docker images as the README says and runs its container workflow (docker/docker-test).
+docker-test:
+	@$(ROOT)/docker/docker-test
 
 clean-env:
-	rm -rf $(VENV) $(ROOTFS) $(ROOTFS).partial
+	rm -rf $(VENV) $(ROOT)/.caffe-root $(ROOT)/.caffe-root.partial $(ROOT)/.caffe-root-source \
+	    $(ROOT)/.caffe-root-source.partial
