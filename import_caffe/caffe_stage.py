@@ -217,4 +217,4 @@ def _check_line(log_path):
     return lines[-1].strip() if lines else "no Caffe log"
 
 
-_FATAL = re.compile(r"F\d{4} ")
+_FATAL = re.compile(r"F(\d{4})?\d{4} ")       # glog 0.6 and later (Debian trixie) write F<yyyymmdd>
