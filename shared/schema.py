@@ -50,6 +50,10 @@ MAX_TOTAL_BYTES = 1 << 40             # 1 TiB in all
 # Far above any real model (NASNetLarge: about 1,000 layers), and what the importer handles within 1 GB
 # (a 50,000-node chain: 0.5 GB, 11 s; the per-node cost is the Caffe layer and its report row)
 MAX_NODES = 50000
+# Beyond NODES_FLOOR nodes, a bundle needs ARRAY_BYTES_PER_NODE bytes of arrays per node (weights and
+# reference data it carries): a 20,000-node chain of a 2 kB model is refused, any real model passes.
+NODES_FLOOR = 5000
+ARRAY_BYTES_PER_NODE = 1024
 ARRAY_KEY_RE = re.compile(r"^[A-Za-z0-9_.:+\-]+(/[A-Za-z0-9_.:+\-]+)*\Z")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")  # \Z: "$" would also match before a final newline
 # Declared work: the activations a bundle declares (batch x every tensor, float32) may reach the larger of
@@ -152,6 +156,20 @@ def _check_work(batch, tensors, array_bytes):
               "the %d this bundle's %d bytes of arrays allow" % (batch, work, budget, array_bytes))
 
 
+def _weights_are_not_reference_data(nodes, ref):
+    """An array is a node's weights or TF's reference data, never both: the exporter keeps them apart, and
+    a bundle that uses TF's values as weights would be compared against itself."""
+    reference = set()
+    for part in ("inputs", "outputs", "activations", "preactivations"):
+        found = ref.get(part, {})
+        if isinstance(found, dict):
+            reference.update(k for k in found.values() if isinstance(k, str))
+    for i, node in enumerate(nodes):
+        for role, key in sorted(node["arrays"].items()):
+            if key in reference:
+                _fail("nodes[%d].arrays.%s" % (i, role), "array %s is also reference data" % clip(repr(key)))
+
+
 def validate_manifest(manifest):
     """Validate a manifest dict in full. Raises BundleError; returns the manifest unchanged."""
     if not isinstance(manifest, dict):
@@ -225,8 +243,9 @@ def validate_manifest(manifest):
                 defined.add(tensor)
 
     nodes = manifest["nodes"]
-    if len(nodes) > MAX_NODES:
-        _fail("nodes", "%d nodes is over the %d limit" % (len(nodes), MAX_NODES))
+    if len(nodes) > max(NODES_FLOOR, min(MAX_NODES, total // ARRAY_BYTES_PER_NODE)):
+        _fail("nodes", "%d nodes is over the limit for a bundle of %d bytes of arrays (%d nodes, and one per "
+              "%d bytes of arrays up to %d)" % (len(nodes), total, NODES_FLOOR, ARRAY_BYTES_PER_NODE, MAX_NODES))
     node_names = set()
     for i, node in enumerate(nodes):
         where = "nodes[%d]" % i
@@ -282,6 +301,7 @@ def validate_manifest(manifest):
             expected = [batch] + tensors[tensor]["shape"]
             if arrays[key]["shape"] != expected:
                 _fail(where, "array %r has shape %r, expected %r" % (key, arrays[key]["shape"], expected))
+    _weights_are_not_reference_data(nodes, ref)
     node_outputs = dict((n["name"], n["outputs"][0]) for n in nodes)
     preacts = ref.get("preactivations", {})
     if not isinstance(preacts, dict):

@@ -135,8 +135,8 @@ def _central_directory(path, raw, cd_size, count):
             _fail(path, "the zip central directory lists more members than its end record counts (%d)" % count)
         if pos + _CENTRAL.size > len(raw) or raw[pos:pos + 4] != b"PK\x01\x02":
             _fail(path, "corrupt zip archive: damaged central directory entry %d" % len(entries))
-        (_, _, _, _, _, flags, method, _, _, crc, csize, usize, name_len, extra_len, comment_len, disk, _, _,
-         offset) = _CENTRAL.unpack_from(raw, pos)
+        (_, _, made_on, _, _, flags, method, _, _, crc, csize, usize, name_len, extra_len, comment_len, disk, _,
+         external, offset) = _CENTRAL.unpack_from(raw, pos)
         start = pos + _CENTRAL.size
         pos = start + name_len + extra_len + comment_len
         if pos > len(raw):
@@ -151,6 +151,9 @@ def _central_directory(path, raw, cd_size, count):
                         "descriptor)" % (shown(name), flags))
         if method != 0:
             _fail(path, "member %s is compressed; bundle members are stored uncompressed" % shown(name))
+        if _not_a_file(made_on, external):
+            _fail(path, "member %s is marked as a symbolic link, a folder or another non-file (attributes %#x); "
+                        "bundle members are plain files" % (shown(name), external))
         if disk or comment_len:
             _fail(path, "member %s has a comment or another disk, which bundles never have" % shown(name))
         extra = _extra_fields(path, raw[start + name_len:start + name_len + extra_len], name)
@@ -161,6 +164,17 @@ def _central_directory(path, raw, cd_size, count):
     if len(entries) != count:
         _fail(path, "the zip end record counts %d members, the central directory lists %d" % (count, len(entries)))
     return entries
+
+
+def _not_a_file(made_on, external):
+    """Whether a member's external attributes mark it as anything but a plain file: an MS-DOS folder bit, or
+    (made on Unix, zip spec 4.4.2) a file type other than a regular file, such as the symbolic link that
+    unzip would create. The bundle reader reads members as bytes either way; refusing them keeps the file
+    meaning one thing to every tool."""
+    if external & 0x10:
+        return True
+    kind = (external >> 16) & 0o170000
+    return made_on == 3 and kind not in (0, 0o100000)
 
 
 def _decoded(path, raw_name, flags):

@@ -216,22 +216,47 @@ def test_h5_external_link_with_matching_data_was_the_attack(tmp_path):
         np.testing.assert_array_equal(f["arrays/" + KERNEL][()], sample_arrays()[KERNEL])
 
 
-def test_npz_member_marked_as_a_symbolic_link_is_only_bytes(tmp_path):
-    """The zip counterpart of a link: a member whose Unix mode says symlink to /etc/passwd. The reader
-    never extracts or follows anything: the member's bytes are not a .npy array, and it is refused."""
+@pytest.mark.parametrize("attributes,data", [
+    pytest.param(0o120777 << 16, b"/etc/passwd", id="symlink-to-etc-passwd"),
+    pytest.param(0o120777 << 16, None, id="symlink-with-the-array-bytes"),
+    pytest.param((0o040755 << 16) | 0x10, None, id="folder"),
+    pytest.param(0o010644 << 16, None, id="fifo"),
+])
+@pytest.mark.parametrize("member", ["array", "manifest"])
+def test_npz_member_marked_as_a_link_or_non_file_is_refused(tmp_path, attributes, data, member):
+    """The zip counterpart of a link: a member whose attributes say symbolic link (or folder, fifo), which
+    unzip would create as such. The reader never extracts or follows anything, but such a file means
+    something else to other tools, so it is refused whatever its bytes (even the right array's)."""
     import zipfile
     path = write_sample(tmp_path, "npz")
     ed = NpzEdit(path)
     ed.save()
     members = ed.members
+    target = KERNEL + ".npy" if member == "array" else "manifest.json"
     with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members.items():
+        for name, content in members.items():
             info = zipfile.ZipInfo(name)
-            if name == KERNEL + ".npy":
-                info.external_attr = 0o120777 << 16
-                data = b"/etc/passwd"
-            zf.writestr(info, data)
-    assert "array 'dense/kernel' is not a .npy array" in refused(path)
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            if name == target:
+                info.external_attr = attributes
+                content = content if data is None else data
+            zf.writestr(info, content)
+    assert "non-file" in refused(path)
+
+
+def test_npz_members_written_by_zipfile_with_plain_file_modes_are_read(tmp_path):
+    import zipfile
+    path = write_sample(tmp_path, "npz")
+    ed = NpzEdit(path)
+    ed.save()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, content in ed.members.items():
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = 0o100644 << 16
+            zf.writestr(info, content)
+    read_bundle(path)
 
 
 # ============================================================================ .npz: ambiguous zips
