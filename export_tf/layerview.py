@@ -57,6 +57,12 @@ def _operands(gnode):
 
 def _weights(layer):
     out = {}
+    for side in ("forward", "backward"):         # a Bidirectional wrapper: both layers' roles, kept apart
+        inner = getattr(layer, side + "_layer", None)
+        for var in getattr(inner, "weights", ()):
+            out["%s/%s" % (side, var.name.split("/")[-1].split(":")[0])] = _weight_array(var)
+    if out:
+        return out
     for var in getattr(layer, "weights", ()):     # a keras.ops operation has none
         role = var.name.split("/")[-1].split(":")[0]
         out[role] = _weight_array(var)

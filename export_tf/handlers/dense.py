@@ -1,4 +1,5 @@
-"""Dense layers. Keras: Dense, and TimeDistributed(Dense) (the same kernel on the last axis). TF op:
+"""Dense layers. Keras: Dense, and TimeDistributed over Dense or another per-step layer
+(the same kernel on the last axis). TF op:
 MatMul of the model's data by a constant matrix, with a following bias add absorbed."""
 import numpy as np
 
@@ -20,15 +21,21 @@ def dense(view):
     return layer_node(view, "dense", attrs, {"kernel": kernel})
 
 
-@register("TimeDistributed", ops=("dense",))
+# Layers that act on each step's channels alone: TimeDistributed over one is the layer on the sequence.
+PER_STEP = ("Activation", "Dense", "Dropout", "ELU", "LeakyReLU", "ReLU")
+
+
+@register("TimeDistributed", ops=("activation", "dense", "identity"))
 def time_distributed(view):
-    """TimeDistributed applies its layer to every step of axis 1; for a Dense that is Dense itself, which
-    already acts on the last axis. Other wrapped layers are refused."""
+    """TimeDistributed applies its layer to every step of axis 1; for a layer acting on the last axis
+    alone (Dense, an activation, Dropout) that is the layer itself. Other wrapped layers are refused."""
+    from ..registry import handler_for
     inner = view.config.get("layer") or {}
-    if inner.get("class_name") != "Dense":
-        raise Unsupported("wrapping %s (only Dense is supported)" % inner.get("class_name"))
-    return dense(LayerView(view.name, "Dense", inner.get("config", {}), view.weights, view.input_shapes,
-                           view.output_shapes))
+    kind = inner.get("class_name")
+    if kind not in PER_STEP:
+        raise Unsupported("wrapping %s (supported: %s)" % (kind, ", ".join(PER_STEP)))
+    return handler_for(kind)(LayerView(view.name, kind, inner.get("config", {}), view.weights, view.input_shapes,
+                                       view.output_shapes))
 
 
 @tf_op("MatMul")

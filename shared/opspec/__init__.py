@@ -14,7 +14,7 @@ outputs against the shapes of its inputs. Both sides use it:
 * the README's support table and manifest reference are generated from it.
 
 The specs live in family modules with the family names both sides use (conv, dense, norm, pool,
-activation, merge, reshape, resize, sequence, core, applications); a plugin declares its own ops with
+activation, merge, reshape, resize, sequence, recurrent, core, applications); a plugin declares its own ops with
 ``declare``. An op is declared once: a second, different declaration raises.
 """
 from shared.errors import Tf2CaffeError
@@ -237,10 +237,10 @@ def check_node(node, ins, outs, arrays, where):
     return ctx.inferred
 
 
-FAMILIES = ("activation", "applications", "conv", "core", "dense", "merge", "norm", "pool", "reshape",
-            "resize", "sequence")
+FAMILIES = ("activation", "applications", "conv", "core", "dense", "merge", "norm", "pool", "recurrent",
+            "reshape", "resize", "sequence")
 
 
 def _load():
     from . import (activation, applications, conv, core, dense, merge, norm, pool,  # noqa: F401
-                   reshape, resize, sequence)
+                   recurrent, reshape, resize, sequence)

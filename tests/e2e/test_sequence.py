@@ -130,23 +130,3 @@ def test_reference_indices_outside_the_vocabulary_are_refused(tmp_path, values):
     keras.Model(inp, out).save(path)
     with pytest.raises(UsageError, match=r"integer indices in \[0, 7\)"):
         export(path, str(tmp_path / "b.npz"), reference_inputs={"tokens": np.array(values, dtype=np.float32)})
-
-
-def test_recurrent_layers_are_refused_up_front(tmp_path):
-    """LSTM and GRU have no exact stock-Caffe equivalent with Keras semantics (Caffe's LSTM has another
-    gate layout and no reset_after GRU): refused together, grouped by type, nothing written."""
-    from export_tf.exporter import export
-    from shared.errors import UnsupportedError
-    inp = keras.Input((5, 3), name="sequence")
-    x = layers.LSTM(4, return_sequences=True, name="lstm_a")(inp)
-    x = layers.LSTM(4, return_sequences=True, name="lstm_b")(x)
-    out = layers.GRU(2, name="gru")(x)
-    path = str(tmp_path / "m.keras")
-    keras.Model(inp, out).save(path)
-    with pytest.raises(UnsupportedError) as info:
-        export(path, str(tmp_path / "b.npz"))
-    text = str(info.value)
-    assert "3 unsupported layer(s) of 2 type(s)" in text
-    assert "LSTM x2 (first: lstm_a)" in text and "GRU x1 (first: gru)" in text
-    assert info.value.exit_code == 4
-    assert not os.path.exists(str(tmp_path / "b.npz"))

@@ -218,6 +218,34 @@ def one(shape_fn, attrs_fn=lambda rng: {}, arrays_fn=lambda rng, shape: {}):
     return build
 
 
+def recurrent(op):
+    """A random recurrent node: forward or bidirectional, every output setting but return_state (one
+    output here)."""
+    gates = {"lstm": 4, "gru": 3, "simple_rnn": 1}[op]
+
+    def build(rng):
+        length, c = sequence(rng)
+        units = rng.randint(1, 4)
+        attrs = {"units": units, "use_bias": rng.random() < 0.7, "return_sequences": rng.random() < 0.5,
+                 "go_backwards": rng.random() < 0.3, "cell_activation": rng.choice([{"function": "tanh"}, None]),
+                 "direction": rng.choice(["forward", "bidirectional"]),
+                 "merge_mode": rng.choice(["concat", "sum", "mul", "ave"])}
+        if op != "simple_rnn":
+            attrs["recurrent_activation"] = rng.choice([{"function": "sigmoid"},
+                                                        {"function": "hard_sigmoid", "slope": 0.2, "offset": 0.5}])
+        if op == "gru":
+            attrs["reset_after"] = rng.random() < 0.5
+        bias = [2, gates * units] if op == "gru" and attrs["reset_after"] else [gates * units]
+        arrays = {}
+        for prefix in ("", "backward_") if attrs["direction"] == "bidirectional" else ("",):
+            arrays[prefix + "kernel"] = [c, gates * units]
+            arrays[prefix + "recurrent_kernel"] = [units, gates * units]
+            if attrs["use_bias"]:
+                arrays[prefix + "bias"] = bias
+        return [[length, c]], attrs, arrays
+    return build
+
+
 GENERATORS = {
     "conv2d": conv2d, "depthwise_conv2d": depthwise_conv2d, "separable_conv2d": separable_conv2d,
     "conv2d_transpose": conv2d_transpose, "max_pool2d": pool2d, "avg_pool2d": pool2d,
@@ -243,6 +271,7 @@ GENERATORS = {
     "upsample2d": one(image, lambda rng: {"size": [rng.randint(1, 3), rng.randint(1, 3)],
                                           "interpolation": rng.choice(["nearest", "bilinear"])}),
     "crop2d": crop2d,
+    "lstm": recurrent("lstm"), "gru": recurrent("gru"), "simple_rnn": recurrent("simple_rnn"),
 }
 BUILTIN = sorted(opspec.builtin_specs())
 
