@@ -20,7 +20,8 @@ import types
 import numpy as np
 
 from shared import forked, progress
-from shared.errors import ConversionError
+from shared.errors import BundleError, ConversionError
+from shared.messages import shown
 
 from . import netbuild
 
@@ -108,6 +109,53 @@ def layer_types():
     return list(load_pycaffe().layer_type_list())
 
 
+class Runner(object):
+    """The loaded net, for an `examine` function (which receives it beside the blobs): run(first, last)
+    runs the layers first..last (names) as they are, set(blob, NCHW array) and get(blob) write and read
+    a blob. Every run stops before each Embed layer to check that the values it is about to read are ids
+    in [0, input_dim): Caffe's Embed does no range check and would read outside its table (and a bundle's
+    reference values, which a run may feed into any blob, are untrusted)."""
+
+    def __init__(self, net):
+        self.net = net
+        names = list(net._layer_names)
+        self.index = dict((name, i) for i, name in enumerate(names))
+        self.guards = {}
+        for i, (name, layer) in enumerate(zip(names, net.layers)):
+            if layer.type == "Embed":
+                self.guards[i] = (name, net.bottom_names[name][0], net.params[name][0].data.shape[0])
+
+    def forward(self):
+        self._run(0, len(self.net.layers) - 1)
+
+    def run(self, first, last):
+        self._run(self.index[first], self.index[last])
+
+    def set(self, blob, value):
+        data = self.net.blobs[blob].data
+        data[...] = value.reshape(data.shape)       # a VECTOR may live in an (N, C, 1, 1) blob
+
+    def get(self, blob):
+        return self.net.blobs[blob].data
+
+    def _run(self, start, end):
+        for at in sorted(i for i in self.guards if start <= i <= end):
+            if at > start:
+                self.net._forward(start, at - 1)
+            self._check_ids(*self.guards[at])
+            start = at
+        self.net._forward(start, end)
+
+    def _check_ids(self, layer, blob, input_dim):
+        values = self.net.blobs[blob].data
+        if values.size and not (float(values.min()) >= 0 and float(values.max()) < input_dim):
+            raise BundleError("the values reaching Caffe's Embed layer %s are not ids in [0, %d) (found %.6g to %.6g): "
+                              "Caffe's Embed does no range check and would read outside its table; the reference "
+                              "inputs do not fit the model: re-export (export_tf draws valid ids for an input that "
+                              "feeds an Embedding) or give --reference-inputs with valid ids"
+                              % (shown(layer, 60), input_dim, float(values.min()), float(values.max())))
+
+
 def _child(prototxt_path, weights_path, inputs, wanted, result_path, examine, go):
     caffe = load_pycaffe()
     caffe.set_mode_cpu()
@@ -117,6 +165,7 @@ def _child(prototxt_path, weights_path, inputs, wanted, result_path, examine, go
     with progress.phase("loading the weights in Caffe"):
         net.copy_from(weights_path)                 # Caffe checks every blob's count and shape here
     blobs = {}
+    runner = Runner(net)
     if inputs:
         with progress.phase("running the reference inputs in Caffe"):
             for name, value in inputs.items():
@@ -124,19 +173,19 @@ def _child(prototxt_path, weights_path, inputs, wanted, result_path, examine, go
             net.reshape()
             for name, value in inputs.items():
                 net.blobs[name].data[...] = value
-            net.forward()
+            runner.forward()
         blobs = dict((blob, net.blobs[blob].data) for blob in wanted)
     if examine is not None:
         with open(result_path, "w") as f:
-            json.dump(examine(blobs), f)
+            json.dump(examine(blobs, runner), f)
     else:
         np.savez(result_path, **dict(("b%d" % i, blobs[blob]) for i, blob in enumerate(wanted) if blob in blobs))
 
 
 def run(plan, prototxt_path, weights_path, inputs, wanted, workdir, release_blobs=False, examine=None):
     """Write the plan's weights, load prototxt + weights in Caffe, run `inputs` (name -> NCHW array);
-    return {blob: array} for `wanted`, or, given examine, examine({blob: array}) as computed in the
-    Caffe child (it must return a JSON value). release_blobs=True empties the plan's blob lists once
+    return {blob: array} for `wanted`, or, given examine, examine({blob: array}, Runner) as computed in
+    the Caffe child (it must return a JSON value). release_blobs=True empties the plan's blob lists once
     written, so the Caffe child does not run beside a second copy of the weights."""
     load_pycaffe()
     result_path = os.path.join(workdir, "caffe-blobs.npz" if examine is None else "caffe-result.json")
@@ -163,6 +212,8 @@ def run(plan, prototxt_path, weights_path, inputs, wanted, workdir, release_blob
     if result.signal is not None:
         raise ConversionError("Caffe aborted (signal %d) while loading or running the generated net: %s"
                               % (result.signal, _check_line(log_path)))
+    if result.exit_code != 0 and result.error_type == "BundleError":     # the bundle's values do not fit
+        raise BundleError((result.message.splitlines() or [""])[0].strip())
     if result.exit_code != 0:
         message = "unknown failure"
         if result.error_type:

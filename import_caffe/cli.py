@@ -22,6 +22,9 @@ def parser():
                    help="fill YOUR hand-written net instead of a generated one: layers matched by name or "
                         "through --map, every shape checked (see the README)")
     p.add_argument("--map", metavar="JSON", help='with --prototxt: {"TF layer": "your Caffe layer" or [...]}')
+    p.add_argument("--keep-on-failure", action="store_true",
+                   help="when the parity check fails (exit status 3), still write the model files, named "
+                        "<model>.failed-verification.prototxt / .caffemodel (default: only the report)")
     p.add_argument("-q", "--quiet", action="store_true", help="print the summary, not the per-layer table")
     return p
 
@@ -72,10 +75,10 @@ def main(argv=None):
             if args.prototxt:
                 from .manual import convert_manual
                 report = convert_manual(args.bundle, args.output, args.prototxt, args.map, log=log,
-                                        plugins=args.plugin, target=args.target)
+                                        plugins=args.plugin, target=args.target, keep_on_failure=args.keep_on_failure)
             else:
                 report = convert(args.bundle, args.output, log=log, labels=_labels(args.labels),
-                                 plugins=args.plugin, target=args.target)
+                                 plugins=args.plugin, target=args.target, keep_on_failure=args.keep_on_failure)
         except ParityError as exc:
             if exc.report is not None:
                 print(report_text.table(exc.report, max_rows=60 if args.quiet else None))

@@ -27,7 +27,8 @@ def rows(manifest, plan, net, ref_values, preacts, blobs):
         if blob is not None:
             ref = plan.refs[node["outputs"][0]]
             row = {"layer": node["name"], "type": node["source_type"] + " (before activation)", "op": node["op"],
-                   "tensor": blob, "caffe_layers": [node["name"]], "shape": ref.shape, "output": False, "blob": blob}
+                   "tensor": blob, "caffe_layers": [node["name"]], "shape": ref.shape, "output": False, "blob": blob,
+                   "before_activation": True}
             row.update(verify.compare(preacts[node["name"]], _in_tf_layout(blobs.get(blob), ref), tol))
             out.append(row)
         for tensor in node["outputs"]:

@@ -4,7 +4,7 @@
 instead (manual.py)."""
 import os
 
-from . import caffe_stage, netbuild, pipeline
+from . import caffe_stage, netbuild, own_run, pipeline
 from .plan import Names
 from .staging import file_stem
 
@@ -43,11 +43,15 @@ class GeneratedNet(pipeline.NetSource):
     def note(self, node):
         return self.plan.notes.get(node["name"])
 
+    def own_steps(self, manifest, plan, tf_has):
+        return own_run.steps(manifest, plan, tf_has, lambda node: self.preactivation_blob(node))
+
     def run_message(self, batch):
         return ("writing the weights (%.0f MB), loading the Caffe net (%d layers) from its files, running %d "
                 "reference input(s)" % (self.weight_bytes / 1e6, len(self.plan.layers), batch))
 
 
-def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="auto"):
+def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="auto", keep_on_failure=False):
     """Convert; returns the report dict. Raises a Tf2CaffeError subclass on any failure."""
-    return pipeline.run(GeneratedNet(), bundle_path, out_dir, log=log, labels=labels, plugins=plugins, target=target)
+    return pipeline.run(GeneratedNet(), bundle_path, out_dir, log=log, labels=labels, plugins=plugins, target=target,
+                        keep_on_failure=keep_on_failure)

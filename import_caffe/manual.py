@@ -136,6 +136,9 @@ class HandwrittenNet(pipeline.NetSource):
         return "filling your net (%d layers with weights) and running %d reference input(s)" % (len(self.m.fills),
                                                                                                batch)
 
+    def own_steps(self, manifest, plan, tf_has):
+        return "your prototxt's layers are not run one TF layer at a time"
+
     def parity_hint(self):
         if not self.differences:
             return ""
@@ -149,7 +152,8 @@ class HandwrittenNet(pipeline.NetSource):
             "layers_without_weights": [n for n in self.user.order if not self.user.layers[n]["params"]]}}
 
 
-def convert_manual(bundle_path, out_dir, prototxt, map_path=None, log=None, plugins=(), target="auto"):
+def convert_manual(bundle_path, out_dir, prototxt, map_path=None, log=None, plugins=(), target="auto",
+                   keep_on_failure=False):
     """Fill your prototxt; returns the report dict. Raises a Tf2CaffeError subclass on any failure."""
     return pipeline.run(HandwrittenNet(prototxt, map_path), bundle_path, out_dir, log=log, plugins=plugins,
-                        target=target)
+                        target=target, keep_on_failure=keep_on_failure)

@@ -9,7 +9,9 @@
    takes your prototxt and matches its layers to the plan's);
 4. write weights + run Caffe: caffe_stage writes the weights, loads both files afresh in a forked child as
    your Caffe will, and runs the reference inputs;
-5. compare: in that child, every TF tensor with a reference value against its Caffe blob (compare.py);
+5. compare: in that child, every TF tensor with a reference value against its Caffe blob (compare.py),
+   then each TF node's Caffe layers run alone on TF's values of its inputs (own_run.py), and each row
+   judged on its lowering's own error, or end to end where that cannot be measured (judge.py);
 6. report and publish: report.json and report.html, and the final file names (report.py).
 
 Output files appear under their final names only when the whole conversion and its verification
@@ -23,7 +25,7 @@ from shared.bundle import read_bundle
 from shared.messages import shown, where
 from shared.errors import BundleError, ConversionError, UsageError
 
-from . import caffe_stage, compare, layout
+from . import caffe_stage, compare, judge, layout, own_run, tolerances
 from . import report as reporting
 from . import staging as staging_dir
 from .planner import plan_net
@@ -69,6 +71,11 @@ class NetSource(object):
         """A note for node's rows in the report (the composition it became), or None."""
         return None
 
+    def own_steps(self, manifest, plan, tf_has):
+        """own_run.Steps running each node's layers alone on TF's values of its inputs (own errors), or a
+        text saying why this net cannot (its rows are then judged end to end)."""
+        return "this net's layers are not run one TF layer at a time"
+
     def run_message(self, batch):
         """The log line for the stage that writes the weights and runs Caffe."""
         raise NotImplementedError
@@ -109,6 +116,14 @@ class References(object):
         for entry in manifest["outputs"]:
             if entry["tensor"] not in self.values:
                 raise BundleError(self._missing(path, "outputs", "output", entry))
+
+    def has(self, tensor):
+        """Whether TF's value of the tensor is known (a model input, an output or a stored activation)."""
+        return tensor in self.inputs or tensor in self.values
+
+    def value(self, tensor):
+        """TF's value of the tensor (TF layout, batch first)."""
+        return self.inputs[tensor] if tensor in self.inputs else self.values[tensor]
 
     @staticmethod
     def _missing(path, part, kind, entry):
@@ -167,8 +182,9 @@ def plan(bundle, bundle_path, requested_target, log):
 
 
 def run_caffe(net, manifest, net_plan, references, staging, labels, log):
-    """Stages 4 and 5: write the weights, load the net's files in Caffe, run the reference inputs and
-    compare every layer where Caffe's blobs are. Returns (inputs fed by blob, rows, accuracy)."""
+    """Stages 4 and 5: write the weights, load the net's files in Caffe, run the reference inputs,
+    compare every layer where Caffe's blobs are, then run each node's layers on TF's values of its
+    inputs and judge each row. Returns (inputs fed by blob, rows, accuracy)."""
     inputs = {}
     for entry in manifest["inputs"]:
         value = references.inputs[entry["tensor"]]
@@ -177,14 +193,23 @@ def run_caffe(net, manifest, net_plan, references, staging, labels, log):
     nodes = dict((n["name"], n) for n in manifest["nodes"])
     wanted = set(blob for blob, why in located if why is None)
     wanted |= set(net.preactivation_blob(nodes[name]) for name in references.preacts) - set([None])
+    steps = net.own_steps(manifest, net_plan, references.has)
+    if isinstance(steps, str):
+        reasons, steps = dict((n["name"], steps) for n in manifest["nodes"]), []
+    else:
+        reasons = dict((s.node["name"], s.why_not) for s in steps if s.why_not)
     log(net.run_message(references.batch))
 
-    def examine(blobs):     # in the Caffe child, where the blobs are: only the rows come back
+    def examine(blobs, runner):     # in the Caffe child, where the blobs are: only the rows come back
         with progress.phase("comparing every layer with TF"):
             rows = compare.rows(manifest, net_plan, net, references.values, references.preacts, blobs)
         accuracy = None
         if labels is not None:
             accuracy = compare.accuracy(manifest, net_plan, net, references.values, blobs, labels)
+        blobs.clear()
+        with progress.phase("running each layer on TF's values of its inputs", len(steps)) as p:
+            own = own_run.measure(steps, runner, references.value, references.preacts, tolerances.for_op, p.advance)
+        judge.judge(manifest, rows, own, reasons)
         return {"rows": rows, "accuracy": accuracy}
     examined = caffe_stage.run(net.fill, os.path.join(staging, net.files["prototxt"]),
                                os.path.join(staging, net.files["weights"]), inputs, sorted(wanted), staging,
@@ -192,9 +217,10 @@ def run_caffe(net, manifest, net_plan, references, staging, labels, log):
     return inputs, examined["rows"], examined["accuracy"]
 
 
-def run(net, bundle_path, out_dir, log=None, labels=None, plugins=(), target="auto"):
+def run(net, bundle_path, out_dir, log=None, labels=None, plugins=(), target="auto", keep_on_failure=False):
     """Convert the bundle with the net `net` (a NetSource) makes; returns the report dict. Raises a
-    Tf2CaffeError subclass on any failure (ParityError, with the report, when parity fails)."""
+    Tf2CaffeError subclass on any failure (ParityError, with the report, when parity fails; with
+    keep_on_failure the model files are then published under names that say they failed verification)."""
     log = log or (lambda msg: None)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UsageError("%s: exists and is not a folder" % out_dir)
@@ -208,6 +234,6 @@ def run(net, bundle_path, out_dir, log=None, labels=None, plugins=(), target="au
         net.make(manifest, net_plan, staging, log)
         inputs, rows, accuracy = run_caffe(net, manifest, net_plan, references, staging, labels, log)
         report = reporting.build(bundle_path, manifest, target, net_plan, net, rows, accuracy, inputs)
-        return reporting.publish(report, staging, out_dir, net)
+        return reporting.publish(report, staging, out_dir, net, keep_on_failure)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

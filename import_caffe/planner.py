@@ -10,14 +10,18 @@ from .registry import Target, Unsupported, all_handlers, handler_for
 
 
 class NetPlan(object):
-    def __init__(self, name, layers, refs, node_layers, notes, inputs, outputs):
+    def __init__(self, name, layers, refs, node_layers, notes, inputs, outputs, produced=None, held=None):
         self.name = name
         self.layers = layers            # [CaffeLayer] in order
-        self.refs = refs                # tensor id -> TensorRef
-        self.node_layers = node_layers  # node name -> [Caffe layer names]
+        self.refs = refs                # tensor id -> TensorRef (a model output: its final blob)
+        self.node_layers = node_layers  # node name -> [Caffe layer names], consecutive in `layers`
         self.notes = notes              # node name -> composition note
         self.inputs = inputs            # [(input name, TensorRef)]
         self.outputs = outputs          # [(output name, TensorRef)]
+        # for running one node's layers alone (own_run.py): where its lowering wrote each output, and
+        # which TF tensor (in which layout) every blob that holds one holds
+        self.produced = produced if produced is not None else {}     # tensor id -> TensorRef
+        self.held = held if held is not None else {}                 # blob -> (tensor id, TensorRef)
 
 
 def _input_layer(entry):
@@ -35,6 +39,7 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
     """arrays_of(node) -> {role: TF-layout array}. Returns a NetPlan or raises UnsupportedError."""
     target = target or Target()
     layers, refs, node_layers, notes = [], {}, {}, {}
+    produced, held = {}, {}
     unsupported = []
     restored = {}
     inputs = []
@@ -47,6 +52,7 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
             continue
         layers.append(layer)
         refs[entry["tensor"]] = ref
+        held[ref.blob] = (entry["tensor"], ref)
         inputs.append((entry["name"], ref))
 
     def canonical(tensor):
@@ -56,6 +62,7 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
         if tensor not in restored:
             more, new = restore_hwc("%s/hwc_order" % tensor, ref, "%s/hwc_order" % tensor)
             restored[tensor] = new
+            held[new.blob] = (tensor, new)
             return new, more
         return restored[tensor], []
 
@@ -99,7 +106,8 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
                                       % (node["name"], node["source_type"], ref.shape, declared))
             if tensor in output_tensors and ref.layout.kind == FLAT_CHW and ref.blob == tensor:
                 ref = _rename_blob(lowering.layers, ref, tensor + "/chw_order")
-            refs[tensor] = ref
+            refs[tensor] = produced[tensor] = ref
+            held.setdefault(ref.blob, (tensor, ref))     # a reused blob stays its producer's
         layers += extra + lowering.layers
         node_layers[node["name"]] = [l.name for l in extra + lowering.layers]
         if lowering.note:
@@ -132,7 +140,7 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
         supported = sorted(set(h.op for h in all_handlers().values()))
         raise UnsupportedError(format_unsupported(where, unsupported, ["op " + s for s in supported]))
     _check_unique(layers)
-    return NetPlan(manifest["model_name"], layers, refs, node_layers, notes, inputs, outputs)
+    return NetPlan(manifest["model_name"], layers, refs, node_layers, notes, inputs, outputs, produced, held)
 
 
 def _rename_blob(layers, ref, blob):

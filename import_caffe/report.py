@@ -5,8 +5,9 @@ import os
 from collections import OrderedDict
 
 from shared.errors import ParityError
+from shared.messages import clip, where
 
-from . import __version__, compare, layout, report_html, tolerances, verify
+from . import __version__, compare, judge, layout, report_html, staging, tolerances, verify
 
 # how a user feeds each kind of input: TF (N,H,W,C) -> NCHW, TF (N,L,C) -> (N,C,1,L), TF (N,C) -> NC
 _LAYOUT_NAMES = {layout.IMAGE: "NCHW", layout.SEQUENCE: "NC1L (TF's (N, L, C) as (N, C, 1, L))"}
@@ -17,7 +18,7 @@ def input_layout_name(ref_layout):
     return _LAYOUT_NAMES.get(ref_layout.kind, "NC")
 
 
-def _input_entry(entry, ref, net, value):
+def _input_entry(entry, ref, net, value, domain):
     out = {"name": net.input_blob(entry["name"])}
     if net.maps_inputs:
         out["tf_name"] = entry["name"]
@@ -25,7 +26,25 @@ def _input_entry(entry, ref, net, value):
                 "layout": input_layout_name(ref.layout)})
     if value is not None and value.size:
         out["reference_range"] = {"min": float(value.min()), "mean": float(value.mean()), "max": float(value.max())}
+    if domain is not None:
+        out["domain"] = dict(domain)
     return out
+
+
+def reference_inputs(manifest):
+    """How the reference inputs were made, as the bundle records it (bundles before this record: unknown)."""
+    ref = manifest["reference"]
+    made = ref.get("inputs_made")
+    out = {"made": made or "not recorded in the bundle"}
+    if made == "generated" and ref.get("seed") is not None:
+        out["seed"] = ref["seed"]
+    return out
+
+
+def _own_note(rows):
+    """Why some rows are judged end to end, in one phrase (None if every compared row has its own error)."""
+    reasons = [r.get("own_note") for r in rows if r.get("judged") == judge.END_TO_END and r.get("own_note")]
+    return reasons[0] if reasons else None
 
 
 def build(bundle_path, manifest, target, plan, net, rows, accuracy, inputs):
@@ -35,40 +54,86 @@ def build(bundle_path, manifest, target, plan, net, rows, accuracy, inputs):
         "tool": "tf2caffe.import_caffe %s" % __version__, "bundle": os.path.abspath(bundle_path),
         "model": manifest["model_name"], "source": manifest["source"], "producer": manifest["producer"],
         "target": target.name, "batch": manifest["reference"]["batch"],
-        "summary": verify.summarize(rows, output_rows),
+        "summary": judge.summarize(rows, output_rows),
         "target_detail": {"name": target.name, "source": target.source, "optional_layers": target.layers()},
         "approximations": compare.approximations(manifest, rows),
-        "inputs": [_input_entry(e, plan.refs[e["tensor"]], net, inputs.get(net.input_blob(e["name"])))
+        "inputs": [_input_entry(e, plan.refs[e["tensor"]], net, inputs.get(net.input_blob(e["name"])),
+                                (manifest["reference"].get("input_domains") or {}).get(e["tensor"]))
                    for e in manifest["inputs"]],
+        "reference_inputs": reference_inputs(manifest),
         "outputs": output_rows, "layers": rows, "notes": plan.notes,
-        "tolerances": {"default": {"rel": tolerances.DEFAULT.rel, "reason": tolerances.DEFAULT.reason}},
+        "tolerances": tolerances.table(),
         "accuracy": accuracy,
         "files": dict(net.files),
     }
+    report["summary"]["end_to_end_because"] = _own_note(rows)
     report.update(net.report_fields())
     return report
 
 
-def publish(report, staging, out_dir, net):
+def publish(report, staging_dir, out_dir, net, keep_on_failure=False):
     """Write report.json and report.html into the staging folder, then give the files their final names
-    in out_dir: the model files only when parity holds, the report in any case and last (it vouches for
-    the files next to it, so a run killed between these renames never leaves a new report beside old
-    files). Returns the report, or raises ParityError (with the report) when parity fails."""
+    in out_dir: the model files only when parity holds (with keep_on_failure, under names that say they
+    failed verification: staging.failed_name), the report in any case and last (it vouches for the files
+    next to it, so a run killed between these renames never leaves a new report beside old files).
+    Returns the report, or raises ParityError (with the report) when parity fails."""
     summary = report["summary"]
     ok = summary["status"] == verify.OK
-    models = [report["files"]["prototxt"], report["files"]["weights"]] if ok else []
+    names = [report["files"]["prototxt"], report["files"]["weights"]]
+    published = dict((n, n) for n in names) if ok else {}
     if not ok:
-        report["files"] = {}
-    with open(os.path.join(staging, "report.json"), "w") as f:
+        published = dict((n, staging.failed_name(n)) for n in names) if keep_on_failure else {}
+        report["files"] = dict((k, published[v]) for k, v in report["files"].items() if v in published)
+        report["files_failed_verification"] = bool(published)
+    with open(os.path.join(staging_dir, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
-    report_html.write(report, os.path.join(staging, "report.html"))
-    for name in models + ["report.html", "report.json"]:
-        os.replace(os.path.join(staging, name), os.path.join(out_dir, name))
+    report_html.write(report, os.path.join(staging_dir, "report.html"))
+    for name in list(published) + ["report.html", "report.json"]:
+        os.replace(os.path.join(staging_dir, name), os.path.join(out_dir, published.get(name, name)))
+    if ok:      # a verified conversion replaces what an earlier failed one kept under its names
+        for name in names:
+            try:
+                os.remove(os.path.join(out_dir, staging.failed_name(name)))
+            except OSError:
+                pass
     if not ok:
-        raise ParityError("parity check failed for %s: first diverging layer %s%s; see %s"
-                          % (net.subject, summary["first_divergence"], net.parity_hint(),
-                             os.path.join(out_dir, "report.json")), report)
+        raise ParityError(_failure_message(report, net, out_dir, [published[n] for n in names if n in published]),
+                          report)
     return report
+
+
+def _whose(op):
+    from shared.opspec import spec_for
+    spec = spec_for(op) if op else None
+    if spec is not None and spec.family == "plugin":
+        return "op %s is a plugin's: fix the plugin's lowering" % clip(op, 60)
+    return "please report it with the bundle"
+
+
+def _failure_message(report, net, out_dir, kept):
+    """Two lines: which layer failed and why, then what was written and where the report is."""
+    summary = report["summary"]
+    first = next((r for r in report["layers"] if r["layer"] == summary["first_divergence"]
+                  and r["status"] not in (verify.OK, verify.NOT_COMPARED)), None)
+    subject = clip(net.subject, 80)
+    if first is not None and first.get("judged") == judge.OWN and first.get("own_status") != verify.OK:
+        error = ("%s of its range, over the %.0e tolerance," % (_fmt(first["own_rel"]), first["own_tolerance"])
+                 if first.get("own_rel") is not None else "(%s)" % first.get("error", "no value"))
+        what = ("layer %s fails on its own error: %s with its Caffe layers run on TF's values of its inputs; its "
+                "lowering is wrong (%s)%s" % (clip(first["layer"], 80), error, _whose(first.get("op")),
+                                              net.parity_hint()))
+    else:
+        why = (first or {}).get("error") if (first or {}).get("judged") == judge.OWN else \
+            summary.get("end_to_end_because") or "its own error was not measured"
+        what = ("first diverging layer %s (end to end: %s)%s"
+                % (clip(str(summary["first_divergence"]), 80), clip(str(why), 120), net.parity_hint()))
+    if kept:
+        then = "the model files are kept as %s (they failed verification)" % ", ".join(
+            where(os.path.join(out_dir, k)) for k in kept)
+    else:
+        then = "no model files were written (--keep-on-failure writes them, named as having failed verification)"
+    return "parity check failed for %s: %s\nparity check failed: %s; see %s" % (
+        subject, what, then, where(os.path.join(out_dir, "report.json")))
 
 
 def _fmt(value):
@@ -87,12 +152,22 @@ def _caffe_names(names, main=None):
     return "%s +%d" % (names[0], len(names) - 1)
 
 
+def _status(row):
+    """The row's status, and `drift` where the end-to-end drift of a row judged on its own error is above
+    its tolerance (shown, not failing)."""
+    if row.get("judged") == judge.OWN and row.get("drift_status") == judge.ABOVE:
+        return "%s, drift" % row["status"]
+    return row["status"]
+
+
 def table(report, max_rows=None):
+    """own rel: the lowering's own error (its layers on TF's values of its inputs); drift rel and drift tol:
+    the end-to-end difference and its tolerance; a row judged end to end has no own error ("-")."""
     rows = report["layers"]
-    header = ("TF layer", "type", "Caffe layers", "shape", "max abs", "max rel", "status")
+    header = ("TF layer", "type", "Caffe layers", "shape", "own rel", "drift rel", "drift tol", "status")
     lines = []
     body = [(r["layer"], r["type"], _caffe_names(r["caffe_layers"], r["layer"]), "x".join(str(d) for d in r["shape"]),
-             _fmt(r["max_abs"]), _fmt(r["max_rel"]), r["status"]) for r in rows]
+             _fmt(r.get("own_rel")), _fmt(r["max_rel"]), _fmt(r.get("drift_tolerance")), _status(r)) for r in rows]
     if max_rows is not None and len(body) > max_rows:
         keep = [b for b in body if b[-1] != "ok"][:max_rows]
         body = keep if keep else body[-max_rows:]
@@ -103,6 +178,20 @@ def table(report, max_rows=None):
     return "\n".join(lines)
 
 
+def _input_line(entry):
+    domain = entry.get("domain")
+    if not domain:
+        return None
+    kind = domain["kind"]
+    if kind == "ids":
+        what = "ids: valid range [%d, %d)" % (domain["low"], domain["high"])
+    elif kind == "pixels":
+        what = "pixel values %g..%g" % (domain["low"], domain["high"])
+    else:
+        what = "any real values"
+    return "input %s: %s (%s)" % (entry.get("tf_name", entry["name"]), what, domain["reason"])
+
+
 def footer(report):
     s = report["summary"]
     lines = []
@@ -110,10 +199,12 @@ def footer(report):
         extra = ""
         if "argmax_agree" in r:
             extra = ", argmax agrees on %d/%d" % (r["argmax_agree"], r["argmax_total"])
-        tolerance = r.get("tolerance")     # a row that was not compared has none
-        lines.append("output %s %s: max abs %s, max rel %s (tolerance %s)%s -> %s" % (
-            r["layer"], "x".join(str(d) for d in r["shape"]), _fmt(r["max_abs"]), _fmt(r["max_rel"]),
-            "-" if tolerance is None else "%.0e" % tolerance, extra, r["status"]))
+        own = ("own error rel %s (tolerance %.0e); " % (_fmt(r.get("own_rel")), r["own_tolerance"])
+               if r.get("judged") == judge.OWN else "")
+        tolerance = r.get("drift_tolerance")     # a row that was not compared has none
+        lines.append("output %s %s: %sdrift max abs %s, max rel %s (tolerance %s)%s -> %s" % (
+            r["layer"], "x".join(str(d) for d in r["shape"]), own, _fmt(r["max_abs"]), _fmt(r["max_rel"]),
+            "-" if tolerance is None else "%.1e" % tolerance, extra, _status(r)))
     for acc in report.get("accuracy") or []:
         lines.append("accuracy on %d labelled inputs (%s): TF %.2f%%, Caffe %.2f%%; predictions agree on %d/%d"
                      % (acc["inputs"], acc["output"], 100 * acc["tf_accuracy"], 100 * acc["caffe_accuracy"],
@@ -135,11 +226,36 @@ def footer(report):
                         _fmt(a.get("input_max_abs"))))
     if "approximations" in report and not approx:
         lines.append("approximations: none (every lowering is exact up to float32 round-off)")
-    if s["first_divergence"]:
-        lines.append("first layer that diverges: %s" % s["first_divergence"])
+    made = report.get("reference_inputs")
+    if made:
+        lines.append("reference inputs: %s%s" % (made["made"], " (seed %d)" % made["seed"] if "seed" in made else ""))
+    lines += [line for line in (_input_line(e) for e in report.get("inputs", [])) if line]
+    lines += _judged_lines(s)
     lines.append("parity: %s (%d tensors compared on %d reference input(s))"
                  % (s["status"].upper(), s["layers_compared"], report["batch"]))
     return "\n".join(lines)
+
+
+def _judged_lines(s):
+    lines = []
+    if "judged_on_own_error" in s:
+        text = "judged: %d tensor(s) on their lowering's own error" % s["judged_on_own_error"]
+        if s.get("own_max_rel") is not None:
+            text += " (largest %s relative)" % _fmt(s["own_max_rel"])
+        if s.get("judged_end_to_end"):
+            text += ", %d end to end%s" % (s["judged_end_to_end"], " (%s)" % s["end_to_end_because"]
+                                           if s.get("end_to_end_because") else "")
+        lines.append(text)
+    if s.get("drift_above_tolerance"):
+        lines.append("drift above its tolerance (shown, not failing: each of these layers is right on TF's values "
+                     "of its inputs): %d tensor(s), first %s" % (s["drift_above_tolerance"],
+                                                                s["first_drift_above_tolerance"]))
+    if s["first_divergence"]:
+        how = s.get("first_divergence_judged")
+        lines.append("first layer that diverges: %s%s" % (s["first_divergence"], {
+            judge.OWN: " (its own error fails: its lowering is wrong)",
+            judge.END_TO_END: " (judged end to end)"}.get(how, "")))
+    return lines
 
 
 def manual(info):

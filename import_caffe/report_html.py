@@ -26,33 +26,46 @@ def _status_class(status):
     return "s-" + str(status).replace(" ", "-")
 
 
+def _status(row):
+    if row.get("judged") == "own error" and row.get("drift_status") == "above":
+        return "%s (drift above its tolerance)" % row["status"]
+    return row["status"]
+
+
 def _table(report):
     out = ['<table class="layers"><thead><tr><th>#</th><th>TF layer</th><th>type</th><th>Caffe layers</th>'
-           '<th>shape (TF, no batch)</th><th>max abs</th><th>max rel</th><th>tolerance</th><th>status</th>'
+           '<th>shape (TF, no batch)</th><th>own error (max rel)</th><th>own tolerance</th>'
+           '<th>drift (max rel)</th><th>drift tolerance</th><th>judged on</th><th>status</th>'
            '<th>note</th></tr></thead><tbody>']
     for i, row in enumerate(report["layers"]):
         note = row.get("note") or row.get("error") or ""
+        if row.get("own_note"):
+            note = (note + ". " if note else "") + "own error not measured: " + row["own_note"]
         if "argmax_agree" in row:
             note = ("argmax agrees on %d/%d. " % (row["argmax_agree"], row["argmax_total"])) + note
         out.append('<tr class="%s"><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
-                   '<td>%s</td><td class="status">%s</td><td>%s</td></tr>'
+                   '<td>%s</td><td>%s</td><td>%s</td><td class="status">%s</td><td>%s</td></tr>'
                    % (_status_class(row["status"]), i + 1, _e(row["layer"]) + (" (output)" if row.get("output") else ""),
                       _e(row["type"]), "<br>".join(_e(n) for n in row.get("caffe_layers") or []) or "(reused)",
-                      _shape(row["shape"]), _num(row.get("max_abs")), _num(row.get("max_rel")),
-                      _num(row.get("tolerance")), _e(row["status"]), _e(note)))
+                      _shape(row["shape"]), _num(row.get("own_rel")), _num(row.get("own_tolerance")),
+                      _num(row.get("max_rel")), _num(row.get("drift_tolerance")), _e(row.get("judged") or "-"),
+                      _e(_status(row)), _e(note)))
     out.append("</tbody></table>")
     return "\n".join(out)
 
 
 def _plot(report, width=900, height=260):
-    """max rel per compared tensor, log scale, in network order; the tolerance as a dashed line."""
+    """Per compared tensor, in network order, log scale: its own error (dots, coloured by status) and its
+    end-to-end drift (grey line), the own tolerance (dashed red) and each tensor's drift tolerance
+    (dotted grey line)."""
     rows = report["layers"]
     if not rows:
         return "<p>No tensors.</p>"
     left, right, top, bottom = 60, 10, 10, 30
     w, h = width - left - right, height - top - bottom
-    values = [r.get("max_rel") for r in rows]
-    finite = [v for v in values if v]
+    own = [r.get("own_rel") if r.get("judged") == "own error" else r.get("max_rel") for r in rows]
+    drift = [r.get("max_rel") for r in rows]
+    finite = [v for v in own + drift + [r.get("drift_tolerance") for r in rows] if v]
     hi_exp = max(0, int(math.ceil(math.log10(max(finite))))) if finite else 0
     lo_exp = min(_FLOOR_EXP, int(math.floor(math.log10(min(finite))))) if finite else _FLOOR_EXP
 
@@ -64,32 +77,35 @@ def _plot(report, width=900, height=260):
         return left + (w * (i + 0.5) / len(rows))
 
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" '
-             'aria-label="maximum relative difference per layer">' % (width, height, width, height),
+             'aria-label="own error and drift per layer">' % (width, height, width, height),
              '<rect x="%d" y="%d" width="%d" height="%d" fill="#fafafa" stroke="#d0d7de"/>' % (left, top, w, h)]
     for exp in range(lo_exp, hi_exp + 1, 2):
         y = y_of(10.0 ** exp)
         parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eaeef2"/>' % (left, left + w, y, y))
         parts.append('<text x="%d" y="%.1f" font-size="11" text-anchor="end" dominant-baseline="middle">1e%d</text>'
                      % (left - 4, y, exp))
-    tols = sorted(set(r["tolerance"] for r in rows if r.get("tolerance")))
+    tols = sorted(set(r["own_tolerance"] for r in rows if r.get("own_tolerance")))
     for tol in tols:
         y = y_of(tol)
         parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#cf222e" stroke-dasharray="6 4">'
-                     '<title>tolerance %s</title></line>' % (left, left + w, y, y, _num(tol)))
-    points = []
-    for i, (row, value) in enumerate(zip(rows, values)):
-        if row["status"] == "not compared":
-            continue
-        x, y = x_of(i), y_of(value)
-        points.append((x, y))
-        parts.append('<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"><title>%d. %s (%s): max rel %s, %s</title>'
-                     '</circle>' % (x, y, STATUS_COLOURS.get(row["status"], "#000"), i + 1, _e(row["layer"]),
-                                    _e(row["type"]), _num(value), _e(row["status"])))
-    if len(points) > 1:
-        parts.insert(-len(points), '<polyline fill="none" stroke="#8c959f" stroke-width="1" points="%s"/>'
-                     % " ".join("%.1f,%.1f" % p for p in points))
-    parts.append('<text x="%d" y="%d" font-size="11" text-anchor="middle">layers in network order (1 to %d); '
-                 'a difference of exactly 0 is drawn at 1e%d</text>' % (left + w // 2, height - 8, len(rows), lo_exp))
+                     '<title>own-error tolerance %s</title></line>' % (left, left + w, y, y, _num(tol)))
+    compared = [i for i, r in enumerate(rows) if r["status"] != "not compared"]
+    for values, style, what in (([r.get("drift_tolerance") for r in rows], 'stroke="#8c959f" stroke-dasharray="2 3"',
+                                 "drift tolerance"), (drift, 'stroke="#8c959f"', "drift")):
+        line = ["%.1f,%.1f" % (x_of(i), y_of(values[i])) for i in compared if values[i] is not None]
+        if len(line) > 1:
+            parts.append('<polyline fill="none" %s stroke-width="1" points="%s"><title>%s</title></polyline>'
+                         % (style, " ".join(line), what))
+    for i in compared:
+        row, value = rows[i], own[i]
+        parts.append('<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"><title>%d. %s (%s): %s %s, drift %s, %s</title>'
+                     '</circle>' % (x_of(i), y_of(value), STATUS_COLOURS.get(row["status"], "#000"), i + 1,
+                                    _e(row["layer"]), _e(row["type"]),
+                                    "own error" if row.get("judged") == "own error" else "drift (judged end to end)",
+                                    _num(value), _num(row.get("max_rel")), _e(_status(row))))
+    parts.append('<text x="%d" y="%d" font-size="11" text-anchor="middle">layers in network order (1 to %d): dots, '
+                 'own error; line, end-to-end drift; a difference of exactly 0 is drawn at 1e%d</text>'
+                 % (left + w // 2, height - 8, len(rows), lo_exp))
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -119,15 +135,34 @@ def _approximations(report):
     return "\n".join(out)
 
 
+def _domain(entry):
+    domain = entry.get("domain")
+    if not domain:
+        return "-"
+    if domain.get("kind") == "ids":
+        text = "ids in [%s, %s): Caffe's Embed does no range check, feed only these" % (domain.get("low"),
+                                                                                     domain.get("high"))
+    elif domain.get("kind") == "pixels":
+        text = "pixel values %s..%s" % (domain.get("low"), domain.get("high"))
+    else:
+        text = "any real values"
+    return "%s (%s)" % (text, domain.get("reason", ""))
+
+
 def _inputs(report):
-    out = ["<table><thead><tr><th>input blob</th><th>Caffe shape</th><th>TF shape</th><th>layout</th>"
-           "<th>reference values (min / mean / max)</th></tr></thead><tbody>"]
+    made = report.get("reference_inputs") or {}
+    out = []
+    if made:
+        out.append("<p>Reference inputs: %s%s.</p>" % (_e(made.get("made")), " (seed %s)" % _e(made["seed"])
+                                                         if "seed" in made else ""))
+    out.append("<table><thead><tr><th>input blob</th><th>Caffe shape</th><th>TF shape</th><th>layout</th>"
+               "<th>reference values (min / mean / max)</th><th>values the model expects</th></tr></thead><tbody>")
     for entry in report.get("inputs", []):
         rng = entry.get("reference_range")
         rng_text = ("%.4g / %.4g / %.4g" % (rng["min"], rng["mean"], rng["max"])) if rng else "-"
-        out.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+        out.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
                    % (_e(entry["name"]), _shape(entry["caffe_shape"]), _shape(entry["tf_shape"]),
-                      _e(entry["layout"]), _e(rng_text)))
+                      _e(entry["layout"]), _e(rng_text), _e(_domain(entry))))
     out.append("</tbody></table>")
     out.append("<p>Feed Caffe the same values you fed TensorFlow, only transposed: an image input is NCHW "
                "(<code>x.transpose(0, 3, 1, 2)</code> of TF's NHWC), a sequence input is (N, C, 1, L) "
@@ -159,15 +194,26 @@ def render(report):
     verdict = '<p class="verdict" style="color:%s">parity: %s</p>' % (colour, _e(s["status"].upper()))
     facts = ["%d tensors compared on %d reference input(s); largest relative difference on an output: %s"
              % (s["layers_compared"], report["batch"], _num(s.get("outputs_max_rel")))]
+    if s.get("judged_on_own_error") is not None:
+        facts.append("%d tensor(s) judged on their lowering's own error (largest %s), %d end to end%s" % (
+            s["judged_on_own_error"], _num(s.get("own_max_rel")), s.get("judged_end_to_end", 0),
+            " (%s)" % s["end_to_end_because"] if s.get("end_to_end_because") else ""))
+    if s.get("drift_above_tolerance"):
+        facts.append("drift above its tolerance on %d tensor(s), first %s (shown, not failing where the layer's own "
+                     "error passes)" % (s["drift_above_tolerance"], s.get("first_drift_above_tolerance")))
     if s.get("first_divergence"):
-        facts.append("first layer that diverges: %s" % s["first_divergence"])
+        facts.append("first layer that diverges: %s%s" % (s["first_divergence"], {
+            "own error": " (its own error fails: its lowering is wrong)",
+            "end to end": " (judged end to end)"}.get(s.get("first_divergence_judged"), "")))
     facts.append("source: %s (%s); exported by %s %s with TensorFlow %s, Keras %s; Caffe target %s" % (
         report["source"].get("path"), report["source"].get("format"), report["producer"].get("name"),
         report["producer"].get("version"), report["producer"].get("tensorflow"), report["producer"].get("keras"),
         report.get("target")))
     files = report.get("files") or {}
     if files:
-        facts.append("files: " + ", ".join(str(v) for v in files.values()))
+        facts.append("files: " + ", ".join(str(v) for v in files.values()) +
+                     (" (kept with --keep-on-failure: they FAILED verification)"
+                      if report.get("files_failed_verification") else ""))
     for acc in report.get("accuracy") or []:
         facts.append("accuracy on %d labelled inputs (%s): TF %.2f%%, Caffe %.2f%%; predictions agree on %d/%d"
                      % (acc["inputs"], acc["output"], 100 * acc["tf_accuracy"], 100 * acc["caffe_accuracy"],
@@ -184,11 +230,23 @@ def render(report):
         body += ["<h2>Compositions</h2>", "<ul>%s</ul>" % "".join(
             "<li>%s: %s</li>" % (_e(k), _e(v)) for k, v in notes.items())]
     body += ["<h2>What the Caffe net expects</h2>", _inputs(report)]
-    tol = (report.get("tolerances") or {}).get("default")
-    if tol:
-        body.append("<p>Tolerance: max |Caffe &minus; TF| &le; %s &times; max |TF| per tensor (%s).</p>"
-                    % (_num(tol["rel"]), _e(tol["reason"])))
+    body.append(_tolerances(report))
     return "\n".join(head + body + ["</body></html>", ""])
+
+
+def _tolerances(report):
+    tols = report.get("tolerances") or {}
+    own, drift = tols.get("own") or tols.get("default"), tols.get("drift")
+    out = []
+    if own:
+        out.append("<p>A layer passes when its own error &mdash; its Caffe layers run on TF&#x27;s values of its "
+                   "inputs, max |Caffe &minus; TF| &le; %s &times; max |TF| &mdash; is within tolerance (%s).</p>"
+                   % (_num(own["rel"]), _e(own["reason"])))
+    if drift:
+        out.append("<p>Drift, the whole net run on the reference inputs against TF&#x27;s model, is shown beside "
+                   "it with its tolerance %s; it decides only where a layer&#x27;s own error cannot be measured "
+                   "(a bundle without per-layer activations).</p>" % _e(drift["reason"]))
+    return "\n".join(out)
 
 
 def _manual(manual):

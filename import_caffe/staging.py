@@ -54,17 +54,32 @@ MAX_STEM = 255 - len(LONGEST_SUFFIX)
 _DIGEST = 16        # hex digits of the name's sha256 that end a shortened stem
 
 
-def file_stem(name, log=None):
+def file_stem(name, log=None, limit=MAX_STEM):
     """The stem of the output files for `name` (a model name from the bundle, or your prototxt's):
     only [A-Za-z0-9_.-] (anything else becomes '_', so the stem is ASCII: one byte a character), no
     leading dot, never empty. A stem longer than MAX_STEM is cut and ends in '-' and a digest of the
-    whole name, so two long names that share their beginning still get different files (said to `log`)."""
+    whole name, so two long names that share their beginning still get different files (said to `log`).
+    limit: another bound than MAX_STEM."""
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "model"
-    if len(stem) <= MAX_STEM:
+    if len(stem) <= limit:
         return stem
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST]
-    keep = MAX_STEM - _DIGEST - 1
+    keep = limit - _DIGEST - 1
     if log is not None:
         log("a name of %d characters is too long for a file name: the files are named after its first %d and "
             "a digest of it (...-%s)" % (len(name), keep, digest))
     return "%s-%s" % (stem[:keep], digest)
+
+
+# --keep-on-failure: the model files of a conversion that failed verification are published under names
+# that say so, <stem>.failed-verification.prototxt and the like (never a verified conversion's names)
+FAILED_MARK = ".failed-verification"
+_SUFFIXES = (".caffemodel.h5", ".caffemodel", ".prototxt")
+
+
+def failed_name(name):
+    """The name `name` (an output file: <stem> + one of _SUFFIXES) gets when its conversion failed
+    verification; within 255 bytes (the stem shortened as file_stem shortens it)."""
+    suffix = next((s for s in _SUFFIXES if name.endswith(s)), os.path.splitext(name)[1])
+    stem = name[:len(name) - len(suffix)] if suffix else name
+    return file_stem(stem, limit=255 - len(FAILED_MARK) - len(suffix)) + FAILED_MARK + suffix

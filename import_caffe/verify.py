@@ -32,6 +32,11 @@ def compare(tf_value, caffe_value, tolerance):
     return row
 
 
+def max_abs_diff(a, b):
+    """max |a - b| over two arrays of one shape (views in any layout), None if either holds NaN or Inf."""
+    return _max_abs_diff(a, b)[0] if np.isfinite(b).all() else None
+
+
 def _max_abs_diff(caffe_value, tf_value):
     """(max |caffe - tf|, max |tf|) over the tensor; max |caffe - tf| is None when Caffe's values hold NaN
     or Inf (TF's are finite: the bundle is checked for that). One pass in float32 through a small
@@ -78,13 +83,3 @@ def _blocks(shape):
     for lead in np.ndindex(*shape[:k - 1]):
         for i in range(0, shape[k - 1], step):
             yield lead + (slice(i, i + step),)
-
-
-def summarize(rows, output_rows):
-    worst = [r for r in rows if r["status"] in (INACCURATE, FAILED)]
-    status = OK if not worst and all(r["status"] == OK for r in output_rows) else \
-        (FAILED if any(r["status"] == FAILED for r in worst) else INACCURATE)
-    first = worst[0]["layer"] if worst else None
-    max_rel = max([r["max_rel"] or 0.0 for r in output_rows] or [0.0])
-    return {"status": status, "first_divergence": first, "outputs_max_rel": max_rel,
-            "layers_compared": sum(1 for r in rows if r["status"] != NOT_COMPARED)}

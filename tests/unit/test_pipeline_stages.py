@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from import_caffe import compare, report, verify
+from import_caffe import compare, judge, report, verify
 from import_caffe.layout import VECTOR, Layout
 from import_caffe.pipeline import NetSource, References
 from import_caffe.plan import TensorRef
@@ -138,6 +138,7 @@ def test_a_tensor_that_cannot_be_compared_says_why(located, ref_values, note):
 
 def test_the_footer_of_an_output_that_was_not_compared():
     rows = _rows({}, {}, {})
-    summary = verify.summarize(rows, rows)
+    judge.judge(FakeBundle().manifest, rows, {}, {})
+    summary = judge.summarize(rows, rows)
     text = report.footer({"summary": summary, "outputs": rows, "notes": {}, "batch": 2, "target": None})
     assert "(tolerance -)" in text and "-> not compared" in text
