@@ -6,6 +6,7 @@ from shared import progress
 from shared.errors import UnsupportedError, UsageError
 from shared.unsupported import format_unsupported
 
+from . import domains
 from .graph import flatten_model
 from .layerview import layer_view
 from .loader import load_model
@@ -65,7 +66,7 @@ def export(model_path, bundle_path, batch=2, seed=0, input_shape=None, reference
     with progress.phase("loading the model"):
         model, source = load_model(model_path, custom_objects())
     graph = flatten_model(model)
-    inputs = make_inputs(graph, batch, seed, input_shape, reference_inputs)
+    inputs, input_domains = make_inputs(graph, batch, seed, input_shape, reference_inputs)
     log("running %d layers in TensorFlow on %d reference input(s)" % (len(graph.nodes),
                                                                       next(iter(inputs.values())).shape[0]))
     with progress.phase("running every layer in TensorFlow"):
@@ -74,6 +75,8 @@ def export(model_path, bundle_path, batch=2, seed=0, input_shape=None, reference
         check_against_model(model, graph, inputs, values)
     with progress.phase("lowering the layers"):
         nodes, preacts = lower_layers(graph, values, source["path"], activations)
+        made = domains.made(dict((tid, input_domains[name]) for name, tid, _ in graph.inputs),
+                            reference_inputs is not None, seed)
         manifest, arrays = build_manifest(graph.name, source, [(name, tid) for name, tid, _ in graph.inputs],
-                                          graph.outputs, nodes, values, preacts, activations)
+                                          graph.outputs, nodes, values, preacts, activations, made=made)
     return write(bundle_path, manifest, arrays, log)

@@ -22,12 +22,14 @@ def _versions():
     return tf.__version__, keras.__version__
 
 
-def build_manifest(model_name, source, inputs, outputs, nodes, values, preactivations=None, activations=True):
+def build_manifest(model_name, source, inputs, outputs, nodes, values, preactivations=None, activations=True,
+                   made=None):
     """The model's name and its file's name, which the user's file system chose, are written escaped and
     bounded as the schema requires of text a bundle shows (a newline in a file name is legal).
     inputs, outputs: [(name, tensor id)]; nodes: placed Nodes in topological order; values: tensor id
     -> reference value (batch first) for every input and every node output; preactivations: node name ->
     the node's output before its fused activation. activations=False stores the outputs' values only.
+    made: how the reference inputs were made ({"inputs_made", "seed", "input_domains"}: shared/schema.py).
     Returns (manifest, arrays)."""
     from . import __version__
     arrays, taken = {}, set()
@@ -66,6 +68,7 @@ def build_manifest(model_name, source, inputs, outputs, nodes, values, preactiva
                     store("activations", "ref/act", tid, values[tid])
         for name, value in (preactivations or {}).items():
             store("preactivations", "ref/preact", name, value)
+    reference.update(made or {})
     tf_version, keras_version = _versions()
     manifest = {
         "producer": {"name": "tf2caffe.export_tf", "version": __version__, "tensorflow": tf_version,

@@ -7,6 +7,8 @@ import numpy as np
 
 from shared.errors import ModelLoadError, UsageError
 
+from . import domains
+
 
 def _map_structure(layer, func, structure):
     if type(layer).__module__.startswith("tf_keras"):
@@ -16,27 +18,23 @@ def _map_structure(layer, func, structure):
     return keras.tree.map_structure(func, structure)
 
 
-DEFAULT_INDEX_RANGE = 10     # integer inputs that feed no Embedding: indices in [0, 10)
-
-
 def is_integer_input(sym):
     """Whether a model input is declared with an integer dtype (e.g. the indices an Embedding reads)."""
     return "int" in str(getattr(sym, "dtype", "")).lower()
 
 
-def index_range(graph, tensor):
-    """Valid indices for an integer input: [0, the smallest input_dim of the Embeddings reading it)."""
-    dims = [int(node.layer.input_dim) for node in graph.nodes
-            if tensor in node.inputs and hasattr(node.layer, "input_dim")]
-    return min(dims) if dims else DEFAULT_INDEX_RANGE
+def input_domain(graph, tensor, sym):
+    """What values the model input expects (export_tf/domains.py: ids, pixels or real)."""
+    return domains.keras_domain(graph, tensor, is_integer_input(sym))
 
 
 def make_inputs(graph, batch, seed, input_shape=None, provided=None):
-    """Reference inputs by input name: the user's, or seeded values — standard normal for float inputs,
-    valid indices in [0, index_range) for integer inputs (as float32 holding integers: Caffe blobs are
-    float)."""
+    """Reference inputs by input name, and each input's Domain by input name: the user's values, or
+    seeded values drawn from each input's domain (export_tf/domains.py: ids in [0, input_dim) for an
+    input that reaches an Embedding, 0..255 for a Rescaling front end written for 8-bit images, else
+    standard normal), as float32 (Caffe blobs are float)."""
     rng = np.random.default_rng(seed)
-    inputs = {}
+    inputs, found = {}, {}
     for index, (name, tensor, sym) in enumerate(graph.inputs):
         shape = list(sym.shape[1:])
         if input_shape is not None and len(graph.inputs) == 1:
@@ -44,6 +42,7 @@ def make_inputs(graph, batch, seed, input_shape=None, provided=None):
                 raise UsageError("--input-shape %s has rank %d; input %r has rank %d"
                                  % (",".join(map(str, input_shape)), len(input_shape), name, len(shape)))
             shape = list(input_shape)
+        domain = found[name] = input_domain(graph, tensor, sym)
         if provided is not None:
             key = name if name in provided else (index if index in provided else None)
             if key is None:
@@ -53,20 +52,14 @@ def make_inputs(graph, batch, seed, input_shape=None, provided=None):
                     value.ndim != len(shape) + 1:
                 raise UsageError("reference input for %r has shape %r, expected (N, %s)"
                                  % (name, value.shape, ", ".join(str(d) for d in shape)))
-            if is_integer_input(sym):
-                limit = index_range(graph, tensor)
-                if value.size and (not np.all(value == np.round(value)) or value.min() < 0 or value.max() >= limit):
-                    raise UsageError("reference input for %r must hold integer indices in [0, %d)" % (name, limit))
+            domains.check_given(name, domain, value)
             inputs[name] = value
             continue
         if any(d is None for d in shape):
             raise UsageError("input %r has unknown dimensions %r; give them with --input-shape H,W,C"
                              % (name, tuple(shape)))
-        if is_integer_input(sym):
-            inputs[name] = rng.integers(0, index_range(graph, tensor), [batch] + shape).astype(np.float32)
-        else:
-            inputs[name] = rng.standard_normal([batch] + shape).astype(np.float32)
-    return inputs
+        inputs[name] = domains.draw(domain, [batch] + shape, rng)
+    return inputs, found
 
 
 def evaluate(graph, inputs):
@@ -112,7 +105,7 @@ def _check_masks(model, graph, inputs):
     output. Keras 3 writes a used mask into the graph (a NotEqual node reading the Embedding's input):
     that is refused by name. Keras 2 (tf_keras) passes masks implicitly, and the node-by-node evaluation
     passes none: the model runs on the reference inputs with index 0 written over the second half of
-    every integer input and must match the mask-free evaluation."""
+    every id input and must match the mask-free evaluation."""
     masking = [node for node in graph.nodes
                if type(node.layer).__name__ == "Embedding" and getattr(node.layer, "mask_zero", False)]
     if not masking:
@@ -124,9 +117,9 @@ def _check_masks(model, graph, inputs):
             _refuse_mask(model, emb.name, "mask_zero=True and a layer downstream uses the mask (Keras computes it "
                          "as %s); Caffe has no masks" % users[0])
     probe = {}
-    for name, _, sym in graph.inputs:
+    for name, tensor, sym in graph.inputs:
         value = np.array(inputs[name], dtype=np.float32, copy=True)
-        if is_integer_input(sym) and value.ndim >= 2:
+        if input_domain(graph, tensor, sym).kind == domains.IDS and value.ndim >= 2:
             value[:, value.shape[1] // 2:] = 0.0
         probe[name] = value
     values = evaluate(graph, probe)

@@ -24,8 +24,16 @@ Manifest, format version 2 (all shapes exclude the batch dimension; arrays are i
       "arrays": {array_key: {"shape": [int], "dtype": str, "sha256": str}},
       "reference": {"batch": int, "inputs": {tensor: array_key}, "outputs": {tensor: array_key},
                     "activations": {tensor: array_key},
-                    "preactivations": {node name: array_key}}   # optional: values before a fused activation
+                    "preactivations": {node name: array_key},   # optional: values before a fused activation
+                    # optional: how the reference inputs were made, and what values each input expects
+                    "inputs_made": "generated" | "given", "seed": int or null,
+                    "input_domains": {input tensor: {"kind": "ids" | "pixels" | "real", "low": number or
+                                      null, "high": number or null, "reason": str}}}
     }
+
+An input domain (export_tf/domains.py): "ids" are integers in [low, high) (an input that reaches an
+Embedding: 0 and its input_dim), "pixels" values in [low, high] (0 and 255), "real" any (low and high
+null). Bundles without these fields (written before them) are read as before.
 
 Version 2 writes every attribute of a node explicitly, defaults resolved by the exporter. Version 1
 (before the op spec) could leave attributes with a default out: such a bundle is read with the spec's
@@ -72,8 +80,13 @@ _FIELDS = {
     "tensor": {"shape", "dtype"},
     "array": {"shape", "dtype", "sha256"},
     "node": {"name", "op", "source_type", "inputs", "outputs", "attrs", "arrays"},
-    "reference": {"batch", "inputs", "outputs", "activations", "preactivations"},
+    "reference": {"batch", "inputs", "outputs", "activations", "preactivations", "inputs_made", "seed",
+                  "input_domains"},
+    "input_domain": {"kind", "low", "high", "reason"},
 }
+INPUTS_MADE = ("generated", "given")
+DOMAIN_KINDS = ("ids", "pixels", "real")
+MAX_ID = 1 << 31              # an Embedding's input_dim is an int32
 
 _TOP_FIELDS = {
     "format": str, "format_version": int, "producer": dict, "source": dict, "model_name": str,
@@ -319,4 +332,45 @@ def validate_manifest(manifest):
         for entry in manifest[part]:
             if ref[part] and entry["tensor"] not in ref[part]:
                 _fail("reference.%s" % part, "no reference array for %r" % entry["tensor"])
+    _check_inputs_made(ref, set(entry["tensor"] for entry in manifest["inputs"]))
     return manifest
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and abs(value) != float("inf")
+
+
+def _check_inputs_made(ref, model_inputs):
+    """reference.inputs_made, seed and input_domains: optional (bundles before them are valid)."""
+    if "inputs_made" in ref and ref["inputs_made"] not in INPUTS_MADE:
+        _fail("reference.inputs_made", "expected one of %s, found %s"
+              % (", ".join(INPUTS_MADE), clip(repr(ref["inputs_made"]))))
+    seed = ref.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        _fail("reference.seed", "expected a non-negative integer or null, found %s" % clip(repr(seed)))
+    found = ref.get("input_domains", {})
+    if not isinstance(found, dict):
+        _fail("reference.input_domains", "expected an object, found %s" % _type_name(found))
+    for tensor, domain in found.items():
+        where = "reference.input_domains[%s]" % tensor
+        if tensor not in model_inputs:
+            _fail(where, "tensor %s is not a model input" % clip(repr(tensor)))
+        if not isinstance(domain, dict):
+            _fail(where, "expected an object, found %s" % _type_name(domain))
+        _known_fields(domain, "input_domain", where)
+        kind = _need(domain, "kind", str, where)
+        if kind not in DOMAIN_KINDS:
+            _fail(where + ".kind", "expected one of %s, found %s" % (", ".join(DOMAIN_KINDS), clip(repr(kind))))
+        check_name(_need(domain, "reason", str, where), where + ".reason")
+        low, high = domain.get("low", "missing"), domain.get("high", "missing")
+        if kind == "real":
+            if low is not None or high is not None:
+                _fail(where, "a real input has no range: low and high are null")
+        elif kind == "ids":
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) \
+                    or not 0 <= low < high <= MAX_ID:
+                _fail(where, "ids need integers 0 <= low < high <= %d, found %s and %s"
+                      % (MAX_ID, clip(repr(low)), clip(repr(high))))
+        elif not (_number(low) and _number(high) and low < high):
+            _fail(where, "pixel values need numbers low < high, found %s and %s" % (clip(repr(low)), clip(repr(high))))

@@ -16,6 +16,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     None, outputs: [tensor name] or None (see names.parse_inputs / parse_outputs)."""
     from .clean import clean
     from .load import load_graph
+    from .. import domains
     from ..manifest import build_manifest, write
     from .lower import lower_graph, place, refuse_control_flow
     from .reference import make_feeds, run
@@ -25,7 +26,8 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     where = loaded.source["path"]
     graph = clean(loaded.graph_def, loaded.inputs, loaded.outputs, where)
     refuse_control_flow(graph, where)
-    feeds = make_feeds(loaded.graph_def, graph.inputs, batch, seed, input_shape, reference_inputs)
+    feeds, input_domains = make_feeds(loaded.graph_def, graph.inputs, batch, seed, input_shape, reference_inputs,
+                                      graph)
     fetches = sorted(t for t in graph.data if t not in graph.alias and t not in feeds)
     fetches += [t for t in graph.static_inputs() if t not in graph.data]
     log("running %d ops in TensorFlow on %d reference input(s)"
@@ -38,7 +40,10 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     name = os.path.splitext(os.path.basename(os.path.normpath(path)))[0] or "model"
     model_inputs, model_outputs, nodes, by_tid = place(graph, lowered, values, loaded)
     manifest, arrays = build_manifest(name, loaded.source, model_inputs, model_outputs, nodes, by_tid,
-                                      activations=activations)
+                                      activations=activations,
+                                      made=domains.made(dict((tid, input_domains[spec.tensor]) for (tid, _), spec
+                                                             in zip(model_inputs, graph.inputs)),
+                                                        reference_inputs is not None, seed))
     return write(bundle_path, manifest, arrays, log)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from shared.errors import ModelLoadError, UsageError
 
+from .. import domains
 from .names import op_name
 
 
@@ -20,10 +21,68 @@ def placeholder_shape(graph_def, tensor):
     return list(t.shape.as_list()), t.dtype
 
 
-def make_feeds(graph_def, specs, batch, seed, input_shape=None, provided=None):
-    """{tensor: float32 array} for every input: the user's arrays, or seeded standard-normal values."""
+_KEEP_VALUES = ("Reshape", "ExpandDims", "Squeeze")
+_SCALE_OPS = ("Mul", "RealDiv")
+_OFFSET_OPS = ("Add", "AddV2", "BiasAdd", "Sub")
+
+
+def _constant(graph, tensor):
+    """The number a Const op holds (through identities and Casts: Keras' Rescaling casts its offset),
+    else None."""
+    node = graph.nodes.get(op_name(graph.resolve(tensor)))
+    while node is not None and node.op == "Cast" and len(node.inputs) == 1 and not graph.is_data(tensor):
+        tensor = node.inputs[0]
+        node = graph.nodes.get(op_name(graph.resolve(tensor)))
+    if node is None or node.op != "Const" or graph.is_data(tensor):
+        return None
+    import tensorflow as tf
+    value = np.asarray(tf.make_ndarray(node.attr["value"].tensor), dtype=np.float64).reshape(-1)
+    return float(value[0]) if value.size and np.all(value == value[0]) else None
+
+
+def _short(name):
+    """An op's name as the report shows it: its last two scopes (a SavedModel's names run long)."""
+    return "/".join(name.split("/")[-2:])
+
+
+def _sole_consumer(graph, tensor):
+    users = graph.consumers.get(graph.resolve(tensor), [])
+    names = set(name for name, _ in users)
+    return graph.nodes[users[0][0]] if len(names) == 1 else None
+
+
+def input_domain(graph, spec):
+    """The Domain of a graph input (export_tf/domains.py). A graph has no Embedding the reader converts
+    (and its inputs are float32), so the rule that applies is the pixel front end: x * s (x / s) and an
+    optional + o (- o) with constant numbers, right after the placeholder and its reshapes."""
+    tensor, node = spec.tensor, _sole_consumer(graph, spec.tensor)
+    while node is not None and node.op in _KEEP_VALUES:
+        tensor, node = node.name + ":0", _sole_consumer(graph, node.name + ":0")
+    if node is None or node.op not in _SCALE_OPS or len(node.inputs) != 2:
+        return domains.real()
+    other = [t for t in node.inputs if graph.resolve(t) != graph.resolve(tensor)]
+    value = _constant(graph, other[0]) if len(other) == 1 else None
+    if not value:
+        return domains.real()
+    if node.op == "RealDiv" and graph.resolve(node.inputs[1]) != graph.resolve(other[0]):
+        return domains.real()           # c / x is no scaling
+    scale = 1.0 / value if node.op == "RealDiv" else value
+    offset, what, after = 0.0, "%s %s" % (node.op, _short(node.name)), _sole_consumer(graph, node.name + ":0")
+    if after is not None and after.op in _OFFSET_OPS and len(after.inputs) == 2:
+        rest = [t for t in after.inputs if graph.resolve(t) != graph.resolve(node.name + ":0")]
+        number = _constant(graph, rest[0]) if len(rest) == 1 else None
+        if number is not None and not (after.op == "Sub" and after.inputs[0] == rest[0]):
+            offset = -number if after.op == "Sub" else number
+            what += " and %s %s" % (after.op, _short(after.name))
+    return domains.graph_domain(scale, offset, what)
+
+
+def make_feeds(graph_def, specs, batch, seed, input_shape=None, provided=None, graph=None):
+    """({tensor: float32 array} for every input: the user's arrays, or seeded values drawn from each
+    input's domain; {tensor: Domain}). graph: the cleaned graph the domains are read from (None: every
+    input REAL)."""
     rng = np.random.default_rng(seed)
-    feeds = {}
+    feeds, found = {}, {}
     for index, spec in enumerate(specs):
         shape, dtype = placeholder_shape(graph_def, spec.tensor)
         if dtype.name != "float32":
@@ -42,6 +101,7 @@ def make_feeds(graph_def, specs, batch, seed, input_shape=None, provided=None):
             raise UsageError("input %s has unknown dimensions %r; give them as --inputs %s:HxWxC (without "
                              "the batch)" % (spec.tensor, shape, op_name(spec.tensor)))
         n = shape[0] if shape[0] is not None else batch
+        domain = found[spec.tensor] = input_domain(graph, spec) if graph is not None else domains.real()
         if provided is not None:
             key = next((k for k in (spec.tensor, op_name(spec.tensor), index) if k in provided), None)
             if key is None:
@@ -52,11 +112,11 @@ def make_feeds(graph_def, specs, batch, seed, input_shape=None, provided=None):
                                  % (spec.tensor, value.shape, [n] + shape[1:]))
             feeds[spec.tensor] = value
         else:
-            feeds[spec.tensor] = rng.standard_normal([n] + shape[1:]).astype(np.float32)
+            feeds[spec.tensor] = domains.draw(domain, [n] + shape[1:], rng)
     sizes = set(v.shape[0] for v in feeds.values())
     if len(sizes) != 1:
         raise UsageError("the inputs have different batch sizes %s" % sorted(sizes))
-    return feeds
+    return feeds, found
 
 
 def run(graph_def, feeds, fetches):

@@ -290,6 +290,7 @@ def rename_everything(manifest):
     for part in ("inputs", "outputs", "activations"):
         ref[part] = dict((tensor_map[t], key) for t, key in ref[part].items())
     ref["preactivations"] = dict((nodes_map[n], key) for n, key in ref.get("preactivations", {}).items())
+    ref["input_domains"] = dict((tensor_map[t], d) for t, d in ref.get("input_domains", {}).items())
     manifest["model_name"] = 'tiny "model" {#} \\'
     return manifest, nodes_map, tensor_map, io_map
 

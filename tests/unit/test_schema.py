@@ -331,7 +331,7 @@ UNKNOWN_FIELDS = [
     case("tensor-extra", setting(("tensors", "conv/out", "layout"), "NHWC"), "tensors[conv/out].layout", "unknown field"),
     case("array-extra", setting(("arrays", "conv/bias", "offset"), 0), "arrays[conv/bias].offset", "unknown field"),
     case("entry-extra", setting(("inputs", 0, "range"), [0, 1]), "inputs[0].range", "unknown field"),
-    case("reference-extra", setting(("reference", "seed"), 1), "reference.seed", "unknown field"),
+    case("reference-extra", setting(("reference", "labels"), 1), "reference.labels", "unknown field"),
 ]
 
 # What a terminal or report would show: forged lines, escape codes, reordering, floods.
