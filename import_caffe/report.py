@@ -247,9 +247,8 @@ def _judged_lines(s):
                                            if s.get("end_to_end_because") else "")
         lines.append(text)
     if s.get("drift_above_tolerance"):
-        lines.append("drift above its tolerance (shown, not failing: each of these layers is right on TF's values "
-                     "of its inputs): %d tensor(s), first %s" % (s["drift_above_tolerance"],
-                                                                s["first_drift_above_tolerance"]))
+        lines.append("drift above its tolerance (shown, not failing where the layer's own error passes): %d "
+                     "tensor(s), first %s" % (s["drift_above_tolerance"], s["first_drift_above_tolerance"]))
     if s["first_divergence"]:
         how = s.get("first_divergence_judged")
         lines.append("first layer that diverges: %s%s" % (s["first_divergence"], {
