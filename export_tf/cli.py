@@ -39,6 +39,9 @@ def parser():
     p.add_argument("--outputs", metavar="NAME,...", help="graph formats: the output ops or tensors (default: "
                                                          "the signature's, or the graph's sinks)")
     p.add_argument("--signature", help="SavedModel: the signature to convert (default serving_default)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
+                   help="graph formats: fix a placeholder or variable at a value (true, false or a number; "
+                        "repeatable); training flags such as is_training are set to false without it")
     p.add_argument("-q", "--quiet", action="store_true")
     return p
 
@@ -72,13 +75,14 @@ def main(argv=None):
         progress.configure("export_tf: ", quiet=args.quiet)
         from .exporter import export
         from .graphdef.names import parse_inputs, parse_outputs
+        from .graphdef.settings import parse_settings
         log = (lambda msg: None) if args.quiet else (lambda msg: print("export_tf: " + msg, file=sys.stderr))
         manifest = export(args.model, args.output, batch=args.batch, seed=args.seed,
                           input_shape=args.input_shape, reference_inputs=provided,
                           activations=not args.no_activations, log=log, plugins=args.plugin,
                           inputs=parse_inputs(args.inputs) if args.inputs else None,
                           outputs=parse_outputs(args.outputs) if args.outputs else None,
-                          signature=args.signature)
+                          signature=args.signature, settings=parse_settings(args.settings))
     except Tf2CaffeError as exc:
         from .node import HandlerBug
         if isinstance(exc, HandlerBug) and os.environ.get("TF2CAFFE_DEBUG"):

@@ -45,7 +45,7 @@ def lower_layers(graph, values, where, activations=True):
 
 
 def export(model_path, bundle_path, batch=2, seed=0, input_shape=None, reference_inputs=None,
-           activations=True, log=None, plugins=(), inputs=None, outputs=None, signature=None):
+           activations=True, log=None, plugins=(), inputs=None, outputs=None, signature=None, settings=None):
     """Export a model file to a bundle. Returns the written manifest. A SavedModel, frozen graph or TF1
     checkpoint goes through the graph front end (export_tf/graphdef); inputs ([InputSpec]), outputs
     ([tensor name]) and signature apply to those only."""
@@ -55,9 +55,9 @@ def export(model_path, bundle_path, batch=2, seed=0, input_shape=None, reference
         from .graphdef import export_graph
         return export_graph(fmt, resolved, bundle_path, batch=batch, seed=seed, input_shape=input_shape,
                             reference_inputs=reference_inputs, activations=activations, log=log,
-                            inputs=inputs, outputs=outputs, signature=signature)
-    if inputs or outputs or signature:
-        raise UsageError("--inputs, --outputs and --signature apply to SavedModels, frozen graphs and TF1 "
+                            inputs=inputs, outputs=outputs, signature=signature, settings=settings)
+    if inputs or outputs or signature or settings:
+        raise UsageError("--inputs, --outputs, --signature and --set apply to SavedModels, frozen graphs and TF1 "
                          "checkpoints, not to Keras files")
     log = log or (lambda msg: None)
     log("loading %s" % model_path)

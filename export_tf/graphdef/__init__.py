@@ -11,9 +11,10 @@ from .detect import detect_format  # noqa: F401  (the exporter dispatches on it)
 
 
 def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, reference_inputs=None,
-                 activations=True, log=None, inputs=None, outputs=None, signature=None):
+                 activations=True, log=None, inputs=None, outputs=None, signature=None, settings=None):
     """Export a graph-format model to a bundle; returns the written manifest. inputs: [InputSpec] or
-    None, outputs: [tensor name] or None (see names.parse_inputs / parse_outputs)."""
+    None, outputs: [tensor name] or None (see names.parse_inputs / parse_outputs); settings: {op name:
+    value} fixing placeholders and variables (--set, settings.py)."""
     from .clean import clean
     from .load import load_graph
     from .. import domains
@@ -22,7 +23,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     from .reference import make_feeds, run
     log = log or (lambda msg: None)
     log("loading %s (%s)" % (path, fmt))
-    loaded = load_graph(fmt, path, inputs, outputs, signature)
+    loaded = load_graph(fmt, path, inputs, outputs, signature, settings, log)
     where = loaded.source["path"]
     graph = clean(loaded.graph_def, loaded.inputs, loaded.outputs, where)
     refuse_control_flow(graph, where)

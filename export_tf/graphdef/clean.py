@@ -98,15 +98,16 @@ def clean(graph_def, inputs, outputs, where):
     order = _topological(nodes, needed, fed, where)
 
     if inputs is None:
-        inputs = [InputSpec(n + ":0") for n in order if nodes[n].op == "Placeholder"]
+        # a scalar placeholder (a keep_prob, a flag) is no model input: it must be set (--set)
+        inputs = [InputSpec(n + ":0") for n in order if nodes[n].op == "Placeholder" and not _scalar(nodes[n])]
         if not inputs:
             raise UsageError("%s: the outputs depend on no placeholder; name the inputs with --inputs" % where)
         fed = set(s.tensor for s in inputs)
     unfed = [n for n in order if nodes[n].op == "Placeholder" and n + ":0" not in fed]
     if unfed:
         raise UsageError("%s: the outputs need placeholder(s) %s that are not inputs; list every model "
-                         "input with --inputs (a flag such as a dropout keep_prob or is_training cannot be an "
-                         "input: build it with tf.compat.v1.placeholder_with_default and its inference value)"
+                         "input with --inputs, or fix a flag such as a dropout keep_prob at its inference value with "
+                         "--set NAME=VALUE (training flags such as is_training are set to false by themselves)"
                          % (where, ", ".join(unfed[:5])))
 
     read = {}
@@ -141,6 +142,13 @@ def clean(graph_def, inputs, outputs, where):
             if t in data:
                 graph.consumers.setdefault(graph.resolve(t), []).append((name, k))
     return graph
+
+
+def _scalar(node):
+    if "shape" not in node.attr:
+        return False
+    shape = node.attr["shape"].shape
+    return not shape.unknown_rank and len(shape.dim) == 0
 
 
 def _topological(nodes, needed, fed, where):

@@ -4,19 +4,25 @@
   ``convert_variables_to_constants_v2``; its arguments are the inputs, its outputs the outputs (by the
   signature's names). The function itself is kept to check the frozen graph against.
 * frozen GraphDef: read as is.
-* TF1 checkpoint: ``import_meta_graph`` + ``restore`` in a ``tf.compat.v1`` session, then
-  ``graph_util.convert_variables_to_constants`` for the outputs (which must be named when the graph
-  also holds training ops: there is no telling the model's output from the loss otherwise).
+* TF1 checkpoint: the MetaGraphDef's graph_def (its collections ignored), pruned to the outputs (which
+  must be named when the graph also holds training ops: there is no telling the model's output from the
+  loss otherwise), its variables replaced by the checkpoint's values (variables.py): no Saver, no session.
+
+Then, for every format: the training flags set to inference and the --set values applied (settings.py),
+and control flow with a constant predicate resolved (controlflow.py).
 
 Graphs without named inputs or outputs get defaults in clean.py: the placeholders the outputs need,
 and the sinks of the graph.
 """
+import functools
 import hashlib
 import os
 
 from shared.errors import ModelLoadError, UsageError
 
+from .controlflow import resolve_control_flow
 from .names import InputSpec, op_name, tensor_name
+from .settings import fix_values
 
 
 class LoadedGraph(object):
@@ -53,20 +59,28 @@ def _files_under(folder):
     return out
 
 
-def load_graph(fmt, path, inputs=None, outputs=None, signature=None):
-    """inputs: [InputSpec] or None; outputs: [tensor name] or None. Returns a LoadedGraph."""
+def load_graph(fmt, path, inputs=None, outputs=None, signature=None, settings=None, log=None):
+    """inputs: [InputSpec] or None; outputs: [tensor name] or None; settings: {op name: value} (--set).
+    Returns a LoadedGraph whose graph is fixed at inference (training flags, --set) with its constant
+    control flow resolved."""
     if signature is not None and fmt != "savedmodel":
         raise UsageError("--signature applies to SavedModels only; %s is a %s" % (path, fmt))
+    settings = settings or {}
     if fmt == "savedmodel":
-        return _saved_model(path, inputs, outputs, signature)
+        loaded = _saved_model(path, inputs, outputs, signature, settings, log)
+    elif fmt == "graphdef":
+        loaded = _graph_def_file(path, inputs, outputs)
+    elif fmt == "checkpoint":
+        return _checkpoint(path, inputs, outputs, settings, log)
+    else:
+        raise UsageError("%s: format %r is not a graph format" % (path, fmt))
     if fmt == "graphdef":
-        return _graph_def_file(path, inputs, outputs)
-    if fmt == "checkpoint":
-        return _checkpoint(path, inputs, outputs)
-    raise UsageError("%s: format %r is not a graph format" % (path, fmt))
+        fix_values(loaded.graph_def, settings, [s.tensor for s in loaded.inputs or []], path, log)
+    resolve_control_flow(loaded.graph_def, [s.tensor for s in loaded.inputs or []], path, log)
+    return loaded
 
 
-def _saved_model(path, inputs, outputs, signature):
+def _saved_model(path, inputs, outputs, signature, settings, log):
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     try:
@@ -104,11 +118,20 @@ def _saved_model(path, inputs, outputs, signature):
     else:
         out_pairs = [("output_%d" % i, t) for i, t in enumerate(frozen_outs)]
     output_names = dict((t, k) for k, t in out_pairs)
-    if inputs is None:
-        inputs = [InputSpec(t) for t in placeholders]
-    else:
+    if inputs is not None:
         by_arg = dict((a + ":0", t) for t, a in input_names.items())
         inputs = [InputSpec(by_arg.get(s.tensor, s.tensor), s.shape) for s in inputs]
+    by_arg_name = dict((a, op_name(t)) for t, a in input_names.items())
+    settings = dict((by_arg_name.get(k, k), v) for k, v in settings.items())
+    fixed, _ = fix_values(graph_def, settings, [s.tensor for s in inputs or []], path, log)
+    if fixed:
+        # a set argument (a training flag) is no input; the signature is checked called with its value
+        given = dict((a, fixed[op_name(t)]) for t, a in zip(placeholders, arg_names) if a and op_name(t) in fixed)
+        function = functools.partial(function, **given)
+        kept = [(t, a) for t, a in zip(placeholders, arg_names) if op_name(t) not in fixed]
+        placeholders, arg_names = [t for t, _ in kept], [a for _, a in kept]
+    if inputs is None:
+        inputs = [InputSpec(t) for t in placeholders]
     if outputs is None:
         outputs = [t for _, t in out_pairs]
     else:
@@ -177,39 +200,20 @@ def _checkpoint_outputs(graph_def, meta):
     return sinks
 
 
-def _checkpoint(prefix, inputs, outputs):
-    import tensorflow as tf
+def _checkpoint(prefix, inputs, outputs, settings, log):
+    from .variables import check_outputs_exist, freeze_from_checkpoint, read_meta_graph
     meta = prefix + ".meta"
-    files = [meta] + sorted(p for p in (os.path.join(os.path.dirname(prefix) or ".", f)
-                                        for f in os.listdir(os.path.dirname(prefix) or "."))
+    folder = os.path.dirname(prefix) or "."
+    files = [meta] + sorted(p for p in (os.path.join(folder, f) for f in os.listdir(folder))
                             if p.startswith(prefix + ".data-") or p == prefix + ".index")
-    graph = tf.Graph()
-    with graph.as_default():
-        try:
-            saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
-        except Exception as exc:
-            raise ModelLoadError("%s: TensorFlow could not import the graph (%s)" % (meta, _first_line(exc)))
-        graph_def = graph.as_graph_def()
-        if outputs is None:
-            outputs = _checkpoint_outputs(graph_def, meta)
-        names = dict((n.name, n) for n in graph_def.node)
-        for t in outputs:
-            if op_name(t) not in names:
-                raise UsageError("--outputs: %s has no op %r" % (meta, op_name(t)))
-        with tf.compat.v1.Session(graph=graph) as sess:
-            try:
-                if saver is not None:
-                    saver.restore(sess, prefix)
-                else:
-                    raise ModelLoadError("%s: the graph has no saver and no variables to restore" % meta)
-            except ModelLoadError:
-                raise
-            except Exception as exc:
-                raise ModelLoadError("%s: could not restore the weights (%s)" % (prefix, _first_line(exc)))
-            try:
-                frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
-                    sess, graph_def, sorted(set(op_name(t) for t in outputs)))
-            except Exception as exc:
-                raise ModelLoadError("%s: could not freeze the graph (%s)" % (prefix, _first_line(exc)))
+    graph_def = read_meta_graph(meta)
+    fed = [s.tensor for s in inputs or []]
+    _, variables = fix_values(graph_def, settings, fed, meta, log)
+    if outputs is None:
+        outputs = _checkpoint_outputs(graph_def, meta)
+    check_outputs_exist(graph_def, outputs, meta)
+    frozen = freeze_from_checkpoint(graph_def, prefix, outputs, prefix, variables)
+    del graph_def
+    resolve_control_flow(frozen, fed, meta, log)
     source = {"path": os.path.basename(prefix), "format": "checkpoint", "sha256": _digest(files)}
     return LoadedGraph(frozen, inputs, [tensor_name(t) for t in outputs], source)

@@ -16,6 +16,7 @@ from shared.unsupported import format_unsupported
 
 from ..node import Unsupported, call_handler
 from ..registry import supported_ops, tf_op_handler as handler_for
+from .controlflow import REASON_ATTR
 from .names import NameTable, clean_name, op_name
 from .view import OpView, channel_vector  # noqa: F401  (channel_vector: the handlers' and tests' import)
 
@@ -25,15 +26,26 @@ CONTROL_FLOW_OPS = ("Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCo
 
 
 def refuse_control_flow(graph, where):
-    """Before the reference run (which cannot fetch the tensors of an untaken branch): a graph with
-    control flow on the data path is refused, listing every op without a handler."""
+    """Before the reference run (which cannot fetch the tensors of an untaken branch): control flow left
+    on the data path (its predicate depends on the data, a random op or an unset placeholder, or a while
+    loop; controlflow.py folded every constant one) is refused, each op named with its reason, together
+    with every other op without a handler."""
     names = [n for n in graph.order if n + ":0" not in graph.alias]
     if not any(graph.nodes[n].op in CONTROL_FLOW_OPS for n in names):
         return
-    entries = [(graph.nodes[n].op, n, "control flow (tf.cond / while loops) is not supported; export the "
-                "graph with the branch fixed, e.g. training=False" if graph.nodes[n].op in CONTROL_FLOW_OPS
+    entries = [(graph.nodes[n].op, n, _control_flow_reason(graph.nodes[n]) if graph.nodes[n].op in CONTROL_FLOW_OPS
                 else "") for n in names if handler_for(graph.nodes[n].op) is None]
     raise UnsupportedError(format_unsupported(where, entries, sorted(supported_ops())))
+
+
+def _control_flow_reason(node):
+    if REASON_ATTR in node.attr:
+        why = node.attr[REASON_ATTR].s.decode("utf-8", "replace")
+        return ("control flow that cannot be resolved statically: %s; only conditionals on training flags or "
+                "constants are folded (--set NAME=VALUE fixes a placeholder)" % why)
+    if node.op in ("Merge", "RefMerge"):
+        return "control flow: a Merge whose inputs all stay live (a while loop, or a Switch refused above)"
+    return "control flow: while loops are not supported"
 
 
 def lower_graph(graph, values, where):

@@ -295,18 +295,20 @@ def test_unsupported_ops_are_reported_together(tmp_path):
     assert info.value.exit_code == 4
 
 
-def test_control_flow_is_refused_before_running(tmp_path):
+def test_cond_on_a_training_flag_is_folded(tmp_path):
+    """A tf.cond on an is_training flag keeps its inference branch (data-dependent control flow is refused:
+    tests/e2e/test_legacy.py)."""
     graph = tf.Graph()
     with graph.as_default():
         x = v1.placeholder(tf.float32, [None, 4, 4, 2], name="x")
-        training = v1.placeholder_with_default(False, [], name="is_training")
+        training = v1.placeholder_with_default(True, [], name="is_training")
         tf.nn.relu(tf.cond(training, lambda: x * 2.0, lambda: x + 1.0), name="y")
     pb = str(tmp_path / "cond.pb")
     with open(pb, "wb") as f:
         f.write(graph.as_graph_def().SerializeToString())
-    with pytest.raises(UnsupportedError, match="control flow"):
-        export(pb, str(tmp_path / "cond.npz"))
-    assert os.listdir(str(tmp_path)) == ["cond.pb"]
+    manifest = export(pb, str(tmp_path / "cond.npz"))
+    assert [(n["op"], n["attrs"].get("offset")) for n in manifest["nodes"]] == [("rescale", [1.0]),
+                                                                               ("activation", None)]
 
 
 def _manifest(bundle):
