@@ -9,8 +9,8 @@ Registering a name twice raises at import time (shared/registry.py).
 """
 from shared.registry import Registry
 
-FAMILIES = ("activation", "applications", "conv", "core", "dense", "merge", "norm", "ops", "pool", "recurrent",
-            "reshape", "resize", "sequence")
+FAMILIES = ("activation", "applications", "attention", "conv", "core", "dense", "merge", "norm", "ops", "pool",
+            "recurrent", "reshape", "resize", "sequence")
 KERAS_LAYERS = Registry("exporter handler for", "export_tf.handlers", FAMILIES)
 TF_OPS = Registry("graph handler for TF op", "export_tf.handlers", FAMILIES)
 

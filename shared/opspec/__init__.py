@@ -14,8 +14,8 @@ outputs against the shapes of its inputs. Both sides use it:
 * the README's support table and manifest reference are generated from it.
 
 The specs live in family modules with the family names both sides use (conv, dense, norm, pool,
-activation, merge, reshape, resize, sequence, recurrent, core, applications); a plugin declares its own ops with
-``declare``. An op is declared once: a second, different declaration raises.
+activation, merge, reshape, resize, sequence, recurrent, attention, core, applications); a plugin declares
+its own ops with ``declare``. An op is declared once: a second, different declaration raises.
 """
 from shared.errors import Tf2CaffeError
 
@@ -43,7 +43,8 @@ class OpSpec(object):
     """inputs: an exact count, or (least, most) with most None for any number. rule(ctx): checks
     shapes across fields (see NodeContext); it runs only on attributes that passed their fields."""
 
-    def __init__(self, name, family, inputs=1, attrs=None, arrays=None, rule=None, variant=None, doc=""):
+    def __init__(self, name, family, inputs=1, attrs=None, arrays=None, rule=None, variant=None, doc="",
+                 held=None):
         self.name = name
         self.family = family
         self.inputs = inputs if isinstance(inputs, tuple) else (inputs, inputs)
@@ -54,6 +55,9 @@ class OpSpec(object):
         # (an activation's parameters depend on its function)
         self.variant = variant
         self.doc = doc
+        # held(attrs, input shapes) -> the values per sample the op's lowering holds beyond its declared
+        # tensors (an attention's product terms), for bounding what a bundle makes Caffe allocate; None: none
+        self.held = held
 
     def fields(self, attrs):
         """Every attribute the node has, given the values it holds (for a variant op)."""
@@ -135,6 +139,16 @@ def declare(name, family, **kw):
         raise Tf2CaffeError("op %r declared twice (%s and %s)" % (name, old.family, family))
     _SPECS[name] = spec
     return spec
+
+
+def held(node, ins):
+    """The values per sample node's lowering holds beyond its declared tensors (0 for most ops), given its
+    checked attributes and its inputs' TF shapes: what a bound on the activations a bundle makes Caffe
+    allocate adds to the declared tensors."""
+    spec = spec_for(node["op"])
+    if spec is None or spec.held is None:
+        return 0
+    return int(spec.held(node["attrs"], [tuple(s) for s in ins]))
 
 
 def spec_for(op):
@@ -237,10 +251,10 @@ def check_node(node, ins, outs, arrays, where):
     return ctx.inferred
 
 
-FAMILIES = ("activation", "applications", "conv", "core", "dense", "merge", "norm", "pool", "recurrent",
-            "reshape", "resize", "sequence")
+FAMILIES = ("activation", "applications", "attention", "conv", "core", "dense", "merge", "norm", "pool",
+            "recurrent", "reshape", "resize", "sequence")
 
 
 def _load():
-    from . import (activation, applications, conv, core, dense, merge, norm, pool,  # noqa: F401
-                   recurrent, reshape, resize, sequence)
+    from . import (activation, applications, attention, conv, core, dense, merge, norm,  # noqa: F401
+                   pool, recurrent, reshape, resize, sequence)

@@ -246,6 +246,60 @@ def recurrent(op):
     return build
 
 
+def dot(rng):
+    """Two vectors or sequences contracting any axis of each."""
+    k = rng.randint(1, 4)
+    shapes, axes = [], []
+    for _ in range(2):
+        axis = rng.choice([1, 1, 2]) if rng.random() < 0.7 else None
+        other = rng.randint(1, 5)
+        shapes.append([k] if axis is None else ([k, other] if axis == 1 else [other, k]))
+        axes.append(axis or 1)
+    return shapes, {"axes": axes, "normalize": rng.random() < 0.5}, {}
+
+
+def attention_inputs(rng, key_width, value_width):
+    """query[, value[, key]] shapes: one input is self-attention, two share value and key."""
+    lq, lk = rng.randint(1, 6), rng.randint(1, 6)
+    count = rng.randint(1, 3)
+    if count == 1:
+        return [[lq, key_width]], key_width, lq
+    if count == 2:
+        return [[lq, key_width], [lk, key_width]], key_width, lk
+    return [[lq, key_width], [lk, value_width], [lk, key_width]], value_width, lk
+
+
+def attention(rng):
+    d = rng.randint(1, 4)
+    ins, _, _ = attention_inputs(rng, d, rng.randint(1, 4))
+    score = rng.choice(["dot", "concat", "additive"])
+    attrs = {"score": score, "use_scale": rng.random() < 0.5, "causal": rng.random() < 0.5}
+    arrays = {}
+    if attrs["use_scale"]:
+        arrays["scale"] = [d if score == "additive" else 1]
+    if score == "concat":
+        arrays["concat_score_weight"] = [1]
+    return ins, attrs, arrays
+
+
+def multi_head_attention(rng):
+    heads, kd, vd, out = rng.randint(1, 3), rng.randint(1, 3), rng.randint(1, 3), rng.randint(1, 4)
+    ins, _, _ = attention_inputs(rng, rng.randint(1, 4), rng.randint(1, 4))
+    attrs = {"num_heads": heads, "key_dim": kd, "value_dim": vd, "output_dim": out, "use_bias": rng.random() < 0.5,
+             "gated": rng.random() < 0.3, "causal": rng.random() < 0.5,
+             "sliding_window": rng.randint(1, 3) if len(ins) == 1 and rng.random() < 0.5 else 0}
+    widths = {"query": ins[0][1], "value": ins[min(1, len(ins) - 1)][1], "key": ins[-1][1]}
+    arrays = {}
+    for role, dim in (("query", kd), ("key", kd), ("value", vd)) + ((("gate", vd),) if attrs["gated"] else ()):
+        arrays[role + "_kernel"] = [widths.get(role, ins[0][1]), heads, dim]
+        if attrs["use_bias"]:
+            arrays[role + "_bias"] = [heads, dim]
+    arrays["output_kernel"] = [heads, vd, out]
+    if attrs["use_bias"]:
+        arrays["output_bias"] = [out]
+    return ins, attrs, arrays
+
+
 GENERATORS = {
     "conv2d": conv2d, "depthwise_conv2d": depthwise_conv2d, "separable_conv2d": separable_conv2d,
     "conv2d_transpose": conv2d_transpose, "max_pool2d": pool2d, "avg_pool2d": pool2d,
@@ -272,6 +326,7 @@ GENERATORS = {
                                           "interpolation": rng.choice(["nearest", "bilinear"])}),
     "crop2d": crop2d,
     "lstm": recurrent("lstm"), "gru": recurrent("gru"), "simple_rnn": recurrent("simple_rnn"),
+    "dot": dot, "attention": attention, "multi_head_attention": multi_head_attention,
 }
 BUILTIN = sorted(opspec.builtin_specs())
 
@@ -384,3 +439,24 @@ def test_the_constructor_writes_every_default():
     assert opspec.complete("activation", {"function": "elu"}) == {"function": "elu", "alpha": 1.0}
     relu = opspec.complete("dense", {"units": 3, "activation": {"function": "relu"}})["activation"]
     assert relu == {"function": "relu", "negative_slope": 0.0, "max_value": None, "threshold": 0.0}
+
+
+def test_attention_declares_what_its_lowering_holds_and_refuses_oversized_products():
+    """Products of activations hold every term (K x A x B per sample): the op spec says how many values a
+    node's lowering holds beyond its declared tensors, and a product over the importer's limit is refused
+    as unsupported, at planning, before Caffe allocates anything."""
+    from import_caffe.handlers.attention_ops import MAX_TERMS
+    from shared.errors import UnsupportedError
+    node = {"name": "d", "op": "dot", "source_type": "Dot", "inputs": ["a", "b"], "outputs": ["d"],
+            "attrs": opspec.complete("dot", {"axes": [2, 2]}), "arrays": {}}
+    assert opspec.held(node, [[64, 16], [64, 16]]) >= 3 * 16 * 64 * 64
+    assert opspec.held({"op": "dense", "attrs": {}}, [[64, 16]]) == 0
+    shape = [4096, 64]
+    manifest = {"model_name": "m", "nodes": [node],
+                "inputs": [{"name": t, "tensor": t, "shape": shape, "dtype": "float32"} for t in ("a", "b")],
+                "outputs": [{"name": "d", "tensor": "d", "shape": [4096, 4096], "dtype": "float32"}],
+                "tensors": {"a": {"shape": shape, "dtype": "float32"}, "b": {"shape": shape, "dtype": "float32"},
+                            "d": {"shape": [4096, 4096], "dtype": "float32"}}}
+    assert 64 * 4096 * 4096 > MAX_TERMS
+    with pytest.raises(UnsupportedError, match="product of 1073741824 terms per sample"):
+        plan_net(manifest, lambda n: {}, Target(), "test")
