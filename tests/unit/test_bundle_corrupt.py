@@ -210,7 +210,7 @@ def npz_manifest_member_is_a_directory_entry(path, tmp):
     ed = edit(path)
     ed.put_raw("dense/", b"")
     ed.save()
-    return path, "undeclared member"
+    return path, "undeclared member|a folder or another non-file"
 
 
 def npz_deflated_members(path, tmp):
