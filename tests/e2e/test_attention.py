@@ -16,6 +16,12 @@ from conftest import assert_parity, caffe_layer_types, convert, randomize
 STEPS = 64
 
 
+@pytest.fixture(autouse=True)
+def seeded():
+    """Keras' initial kernels seeded too, so each test's figures (the README's) repeat."""
+    keras.utils.set_random_seed(0)
+
+
 def randomize_attention(model, seed=0):
     """randomize(), plus scalar scales away from 1 (Attention's scale and concat_score_weight are ones when
     built), so a dropped or misplaced scale shows."""
