@@ -158,11 +158,14 @@ def check_shape(value, where, allow_empty=True):
     return value
 
 
-def _check_work(batch, tensors, array_bytes):
-    """The activations the net would hold (batch x every declared tensor) stay within what the arrays
-    the bundle carries justify (MAX_WORK_FLOOR, WORK_PER_ARRAY_BYTE): checked before anything is
-    allocated, since the op spec makes every tensor's declared shape the one its op computes."""
-    work = batch * sum(element_count(spec["shape"]) for spec in tensors.values()) * 4
+def _check_work(batch, tensors, nodes, array_bytes):
+    """The activations the net would hold (batch x every declared tensor, plus what a lowering holds beyond
+    them: an attention's products, opspec.held) stay within what the arrays the bundle carries justify
+    (MAX_WORK_FLOOR, WORK_PER_ARRAY_BYTE): checked before anything is allocated, since the op spec makes
+    every tensor's declared shape the one its op computes."""
+    values = sum(element_count(spec["shape"]) for spec in tensors.values())
+    values += sum(opspec.held(node, [tensors[t]["shape"] for t in node["inputs"]]) for node in nodes)
+    work = batch * values * 4
     budget = max(MAX_WORK_FLOOR, WORK_PER_ARRAY_BYTE * array_bytes)
     if work > budget:
         _fail("reference.batch", "batch %d over the declared tensors needs %d bytes of activations, more than "
@@ -303,7 +306,7 @@ def validate_manifest(manifest):
     _known_fields(ref, "reference", "reference")
     if batch < 1:
         _fail("reference.batch", "expected a positive batch size, found %d" % batch)
-    _check_work(batch, tensors, total)
+    _check_work(batch, tensors, nodes, total)
     for part in ("inputs", "outputs", "activations"):
         for tensor, key in _need(ref, part, dict, "reference").items():
             where = "reference.%s[%s]" % (part, tensor)

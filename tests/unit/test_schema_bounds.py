@@ -71,3 +71,25 @@ def test_a_node_whose_weights_are_reference_data_is_malformed(key):
     del manifest["arrays"]["w"]
     with pytest.raises(BundleError, match=r"'nodes\[0\].arrays.kernel'.*also reference data"):
         schema.validate_manifest(manifest)
+
+
+def test_what_a_lowering_holds_beyond_its_tensors_counts_as_declared_work():
+    """A dot of two (L, C) sequences over C holds L x L x C products per sample before summing them: a
+    long sequence declares little in tensors but would make Caffe allocate that."""
+    manifest = valid_manifest()
+    length, channels = 2048, 32
+    manifest.update(
+        inputs=[{"name": "a", "tensor": "a", "shape": [length, channels], "dtype": "float32"},
+                {"name": "b", "tensor": "b", "shape": [length, channels], "dtype": "float32"}],
+        outputs=[{"name": "y", "tensor": "y", "shape": [length, length], "dtype": "float32"}],
+        tensors={"a": tensor_spec([length, channels]), "b": tensor_spec([length, channels]),
+                 "y": tensor_spec([length, length])},
+        nodes=[{"name": "dot", "op": "dot", "source_type": "Dot", "inputs": ["a", "b"], "outputs": ["y"],
+                "attrs": opspec.complete("dot", {"axes": [2, 2]}), "arrays": {}}],
+        arrays={"reference/a": array_spec([1, length, channels]), "reference/b": array_spec([1, length, channels]),
+                "reference/y": array_spec([1, length, length])},
+        reference={"batch": 1, "inputs": {"a": "reference/a", "b": "reference/b"}, "outputs": {"y": "reference/y"},
+                   "activations": {}})
+    assert opspec.held(manifest["nodes"][0], [[length, channels]] * 2) >= length * length * channels
+    with pytest.raises(BundleError, match="reference.batch.*activations"):
+        schema.validate_manifest(manifest)
