@@ -68,7 +68,8 @@ def main(argv=None):
         out_dir = os.path.dirname(os.path.abspath(args.output))
         if not os.path.isdir(out_dir):
             raise UsageError("%s: the folder %s does not exist" % (args.output, out_dir))
-        if not os.path.exists(args.model):      # answered before TensorFlow is imported (seconds)
+        if not os.path.exists(args.model) and not os.path.isfile(args.model + ".meta"):
+            # answered before TensorFlow is imported (seconds); a checkpoint's prefix names no file
             raise UsageError("%s: no such file" % args.model)
         provided = _load_reference(args.reference_inputs) if args.reference_inputs else None
         from shared import progress

@@ -24,6 +24,7 @@ _RANDOM = ("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUn
            "RandomPoisson", "RandomPoissonV2")
 _LOOP = ("Enter", "RefEnter", "Exit", "RefExit", "NextIteration", "RefNextIteration", "LoopCond")
 IF_OPS = ("If", "StatelessIf")
+_DT_RESOURCE = 20
 SWITCH_OPS = ("Switch", "RefSwitch")
 MERGE_OPS = ("Merge", "RefMerge")
 
@@ -311,6 +312,13 @@ def _inline_if(graph_def, node, value):
         del new.input[:]
         new.input.extend([renamed(i) for i in inner.input] + (controls if not inner.input else []))
         added.append(new)
+    # a resource argument fed by a frozen variable (a Const by now): the body reads the value itself
+    outer = dict((n.name, n) for n in graph_def.node)
+    frozen = {}
+    for arg, tensor in zip(fdef.signature.input_arg, data_inputs):
+        source = outer.get(op_name(tensor))
+        if arg.type == _DT_RESOURCE and source is not None and source.op == "Const":
+            frozen[source.name] = source.attr["dtype"].type
     outputs = [renamed(flat[fdef.ret[a.name]]) for a in fdef.signature.output_arg]
     name = node.name
     for other in graph_def.node:
@@ -330,3 +338,6 @@ def _inline_if(graph_def, node, value):
     keep = [n for n in graph_def.node if n.name != name]
     del graph_def.node[:]
     graph_def.node.extend(keep)
+    if frozen:
+        from .variables import values_flow
+        values_flow(graph_def, frozen)

@@ -139,7 +139,7 @@ def freeze_from_checkpoint(graph_def, prefix, outputs, where, fixed=None):
         keep_inputs = [i for i in node.input if not i.startswith("^") or op_name(i) in keep]
         del new.input[:]
         new.input.extend(keep_inputs)
-    _values_flow(out, frozen)
+    values_flow(out, frozen)
     return out
 
 
@@ -151,7 +151,7 @@ _DT_RESOURCE = 20
 _REF_OFFSET = 100
 
 
-def _values_flow(graph_def, frozen):
+def values_flow(graph_def, frozen):
     """Rewrite the consumers of the frozen variables (now Consts): what carried the handle or reference
     carries the value, a ReadVariableOp becomes an Identity, and what wrote to the variable or asked about
     it (Assign, AssignVariableOp, optimizer updates, initialisation checks) goes, with what depends on it

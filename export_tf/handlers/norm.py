@@ -97,3 +97,13 @@ def tf_fused_batch_norm(view):
         arrays[role] = value
     attrs = {"epsilon": float(view.attr("epsilon", 1e-4)), "center": True, "scale": True}
     return make_node("batch_norm", attrs, arrays, inputs=[src])
+
+
+@tf_op("LRN")
+def tf_lrn(view):
+    """tf.nn.local_response_normalization over the channels of an image (its only axis in TF)."""
+    src = view.data_input(0)
+    view.image(src)
+    return make_node("lrn", {"depth_radius": int(view.attr("depth_radius", 5)), "bias": float(view.attr("bias", 1.0)),
+                             "alpha": float(view.attr("alpha", 1.0)), "beta": float(view.attr("beta", 0.5))},
+                     inputs=[src])

@@ -130,3 +130,18 @@ def normalize(node, ins, arrays, names, target):
                              {"scale_param": {"axis": 1, "num_axes": 1, "bias_term": False}},
                              [(np.float32(1.0) / divisor).astype(np.float32)])]
     return Lowering(layers, [TensorRef(names.top, src.shape, src.layout)])
+
+
+@register("lrn", composition="LRN (ACROSS_CHANNELS)")
+def lrn(node, ins, arrays, names, target):
+    """TF: x / (bias + alpha * sum)^beta over channels c - r .. c + r (zero beyond the ends); Caffe's LRN
+    across channels divides its alpha by the window, local_size = 2r + 1, so alpha is multiplied by it."""
+    src = ins[0]
+    if src.layout.kind != IMAGE:
+        raise Unsupported("expects an image input, found a %s tensor" % src.layout.kind)
+    attrs = node["attrs"]
+    size = 2 * int(attrs["depth_radius"]) + 1
+    return Lowering([CaffeLayer(names.layer, "LRN", [src.blob], [names.top], {"lrn_param": {
+        "local_size": size, "alpha": float(attrs["alpha"]) * size, "beta": float(attrs["beta"]),
+        "k": float(attrs["bias"]), "norm_region": "ACROSS_CHANNELS"}})],
+        [TensorRef(names.top, src.shape, src.layout)])

@@ -1,7 +1,8 @@
 """Normalisation: batch_norm (inference form), layer_norm (over the channels), normalize (Keras'
-preprocessing Normalization). Statistics and affine vectors are per channel (the last axis)."""
+preprocessing Normalization), lrn (TF's local response normalisation across channels). Statistics and
+affine vectors are per channel (the last axis)."""
 from . import Array, declare
-from .fields import Bool, Number
+from .fields import Bool, Int, Number
 
 
 def _per_channel(*roles):
@@ -37,3 +38,16 @@ declare("normalize", "norm", attrs={"epsilon": Number(lo=0), "invert": Bool(defa
         arrays={"mean": Array(1, doc="(channels,)"), "variance": Array(1, doc="(channels,)")},
         rule=_per_channel("mean", "variance"),
         doc="(x - mean) / max(sqrt(variance), epsilon); with invert, mean + x * that divisor")
+
+
+def _image_same_shape(ctx):
+    ctx.output(ctx.rank(0, 3))
+
+
+declare("lrn", "norm", attrs={"depth_radius": Int(0, 65536, doc="half-width of the channel window"),
+                              "bias": Number(doc="k, added to the scaled sum of squares"),
+                              "alpha": Number(doc="scale of the sum of squares (TF's: not divided by the window)"),
+                              "beta": Number(doc="exponent")},
+        rule=_image_same_shape,
+        doc="local response normalisation across channels: x / (bias + alpha * sum of x^2 over channels "
+            "c - depth_radius .. c + depth_radius)^beta")

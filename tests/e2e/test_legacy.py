@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import assert_parity, import_bundle
+from conftest import assert_parity, caffe_layer_types, import_bundle
 from export_tf.exporter import export
 from shared.errors import ModelLoadError, UnsupportedError, UsageError
 
@@ -212,3 +212,22 @@ def test_tf_function_cond_v2_on_a_training_flag(tmp_path):
     assert any("resolved 2 control-flow" in m for m in messages), messages
     assert [e["name"] for e in manifest["inputs"]] == ["x"]
     assert_parity(import_bundle(bundle, str(tmp_path / "caffe_v2")))
+
+
+def test_lrn(tmp_path):
+    """tf.nn.local_response_normalization (AlexNet's, GoogLeNet's) is Caffe's LRN across channels: local_size
+    2r + 1 and alpha times it (Caffe divides alpha by the window)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [None, 6, 6, 7], name="x")
+        h = tf.nn.local_response_normalization(tf.nn.relu(x) * 3.0, depth_radius=2, bias=2.0, alpha=1e-1,
+                                               beta=0.75, name="lrn")
+        tf.identity(tf.nn.local_response_normalization(h - 1.0, depth_radius=5, name="lrn_default"), name="y")
+    pb = _write_pb(graph.as_graph_def(), str(tmp_path / "lrn.pb"))
+    bundle = str(tmp_path / "lrn.npz")
+    manifest = export(pb, bundle)
+    assert [n["attrs"] for n in manifest["nodes"] if n["op"] == "lrn"][0] == {
+        "depth_radius": 2, "bias": 2.0, "alpha": pytest.approx(0.1), "beta": 0.75}
+    result = import_bundle(bundle, str(tmp_path / "caffe"))
+    assert_parity(result)
+    assert caffe_layer_types(result).count("LRN") == 2

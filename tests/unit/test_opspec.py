@@ -310,6 +310,7 @@ GENERATORS = {
     "batch_norm": per_channel("moving_mean", "moving_variance", "gamma", "beta", epsilon=1e-3, center=True, scale=True),
     "layer_norm": per_channel("gamma", "beta", epsilon=1e-3, center=True, scale=True),
     "normalize": per_channel("mean", "variance", epsilon=1e-7, invert=False),
+    "lrn": one(image, lambda rng: {"depth_radius": rng.randint(0, 4), "bias": 1.0, "alpha": 1e-4, "beta": 0.75}),
     "identity": one(any_tensor), "flatten": one(image),
     "rescale": one(image, lambda rng: {"scale": [0.5], "offset": [rng.random()]}),
     "weighted_sum": lambda rng: ([[4, 4, 2], [4, 4, 2]], {"coefficients": [1.0, 0.2]}, {}),
