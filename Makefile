@@ -80,9 +80,20 @@ $(VENV)/.tf2caffe-stamp: $(ROOT)/docker/tf-requirements.txt $(ROOT)/docker/tf-re
 	@$(VENV)/bin/pip install -q --disable-pip-version-check -r $(ROOT)/docker/tf-requirements-dev.txt
 	@touch $@
 
+# OpenCV's dnn, for --target opencv and its check (import_caffe/opencv_runtime.py, opencv_check.py):
+# opencv-python-headless pinned to the newest wheel that supports the Caffe side's Python 3.9 with numpy 1.19
+# (4.12 and later need numpy 2), put into the root filesystem's /opt/tf2caffe-opencv. A plain import never needs it.
+OPENCV_PIN := opencv-python-headless==4.11.0.86
+OPENCV_DIR := $(ROOTFS)/opt/tf2caffe-opencv
+
 caffe-env:
 ifneq ($(HAS_CAFFE),yes)
 	@$(BUILD_ROOTFS) $(ROOTFS)
+	@test -f $(OPENCV_DIR)/.pin-$(OPENCV_PIN) || { echo "setup: installing $(OPENCV_PIN) into $(OPENCV_DIR)" >&2; \
+	    rm -rf $(OPENCV_DIR) $(OPENCV_DIR).partial && \
+	    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --only-binary=:all: --python-version 3.9 \
+	        --platform manylinux2014_x86_64 --target $(OPENCV_DIR).partial $(OPENCV_PIN) && \
+	    touch $(OPENCV_DIR).partial/.pin-$(OPENCV_PIN) && mv $(OPENCV_DIR).partial $(OPENCV_DIR); }
 endif
 
 export: export TF2CAFFE_MAKE_MODEL := $(value MODEL)

@@ -6,6 +6,7 @@ from .handlers.common import identity_layer
 from .handlers.reshape import restore_hwc
 from .layout import FLAT_CHW, Layout, layout_for_shape, caffe_shape
 from .plan import CaffeLayer, Names, TensorRef
+from .runtime_lowering import adapt
 from .registry import Target, Unsupported, all_handlers, handler_for
 
 
@@ -86,6 +87,11 @@ def plan_net(manifest, arrays_of, target=None, where="bundle"):
                     ins.append(ref)
                     extra += more
             lowering = handler.func(node, ins, node_arrays, Names(node), target)
+            if target.runtime:
+                lowering.layers = adapt(lowering.layers, ins, target)
+                refused = [target.refusal(l) for l in extra + lowering.layers]
+                if any(refused):
+                    raise Unsupported("; ".join(sorted(set(r for r in refused if r))))
         except Unsupported as exc:
             unsupported.append((node["source_type"], node["name"], str(exc)))
             continue

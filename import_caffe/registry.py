@@ -59,6 +59,34 @@ TARGETS = {
 }
 OPTIONAL_LAYERS = ("Clip", "Swish")   # the layers lowerings use when the target has them
 
+# Targets for runtimes that import Caffe files, not Caffe builds: the Caffe layers (and layer parameters)
+# each runtime loads with Caffe's semantics. This is the one table; tests/caffe_env/test_opencv_layers.py
+# runs every layer type the converter emits in the runtime itself (it loads and agrees with Caffe, or its
+# exclusion below is what happens). Never detected (--target auto): named only, and verified in Caffe.
+# OpenCV's dnn: cv2.dnn.readNetFromCaffe, opencv-python-headless 4.11.0.86 (OPENCV_VERSION).
+OPENCV_VERSION = "4.11.0.86"
+_NOT_IN_OPENCV = "OpenCV's dnn has no such layer (\"Can't create layer ... of type\")"
+OPENCV_EXCLUDED = {
+    "BatchReindex": _NOT_IN_OPENCV, "Bias": _NOT_IN_OPENCV, "Clip": _NOT_IN_OPENCV, "Embed": _NOT_IN_OPENCV,
+    "Filter": _NOT_IN_OPENCV, "Parameter": _NOT_IN_OPENCV, "RNN": _NOT_IN_OPENCV, "Reduction": _NOT_IN_OPENCV,
+    "SPP": _NOT_IN_OPENCV, "Threshold": _NOT_IN_OPENCV,
+    "Tile": "OpenCV's Tile reads ONNX's repeats, not tile_param: the net does not load",
+    "LSTM": "OpenCV's LSTM expects its own weight layout and no continuation input: Caffe's does not load",
+    "Silence": "OpenCV runs Silence as a layer whose input becomes an extra network output (a dangling helper blob)",
+}
+# layer type -> (parameter field, {setting: the only value OpenCV reads as Caffe does}, why)
+OPENCV_PARAMS = {
+    "LRN": ("lrn_param", {"k": 1.0}, "OpenCV's LRN ignores k (uses 1)"),
+    "Log": ("log_param", {"base": -1.0, "scale": 1.0, "shift": 0.0}, "OpenCV's Log ignores base, scale and shift"),
+    "MVN": ("mvn_param", {"normalize_variance": False},
+            "OpenCV's MVN adds eps inside the square root, Caffe adds it to the standard deviation"),
+}
+RUNTIME_TARGETS = {
+    "opencv": (CAFFE_1_0_LAYERS | frozenset(("Swish",))) - frozenset(OPENCV_EXCLUDED),
+}
+RUNTIME_EXCLUDED = {"opencv": (OPENCV_EXCLUDED, OPENCV_PARAMS)}
+_PARAM_DEFAULTS = {"k": 1.0, "base": -1.0, "scale": 1.0, "shift": 0.0, "normalize_variance": True}
+
 
 class Target(object):
     """What the Caffe build offers: the optional layer types (Clip, Swish) the lowerings may use, and
@@ -66,6 +94,7 @@ class Target(object):
     Target() is Debian's build, which has both."""
 
     def __init__(self, has_clip=True, name="caffe-1.0-debian", has_swish=None, source="named"):
+        self.runtime = name in RUNTIME_TARGETS      # a runtime's target: layers outside its table are refused
         self.has_clip = bool(has_clip)
         self.has_swish = bool(has_clip if has_swish is None else has_swish)
         self.name = name
@@ -74,9 +103,10 @@ class Target(object):
     @classmethod
     def named(cls, name):
         """A target from TARGETS by name (ValueError for an unknown name)."""
-        if name not in TARGETS:
-            raise ValueError("unknown target %r (known: auto, %s)" % (name, ", ".join(sorted(TARGETS))))
-        layers = TARGETS[name]
+        known = dict(TARGETS, **RUNTIME_TARGETS)
+        if name not in known:
+            raise ValueError("unknown target %r (known: auto, %s)" % (name, ", ".join(sorted(known))))
+        layers = known[name]
         return cls("Clip" in layers, name, "Swish" in layers, "requested")
 
     @classmethod
@@ -96,6 +126,23 @@ class Target(object):
     def missing_in(self, types):
         """The optional layers this target uses that a Caffe offering `types` lacks."""
         return [l for l in self.layers() if l not in set(types)]
+
+    def refusal(self, layer):
+        """Why this target cannot hold the CaffeLayer `layer` (its type, or a parameter the runtime reads
+        otherwise than Caffe), or None."""
+        if not self.runtime:
+            return None
+        excluded, params = RUNTIME_EXCLUDED[self.name]
+        if layer.type in excluded:
+            return "Caffe layer %s (%s) is not in target %s: %s" % (layer.type, layer.name, self.name, excluded[layer.type])
+        if layer.type in params:
+            field, wanted, why = params[layer.type]
+            given = layer.params.get(field, {})
+            for key, value in sorted(wanted.items()):
+                if given.get(key, _PARAM_DEFAULTS[key]) != value:
+                    return "Caffe layer %s (%s) with %s %r is not in target %s: %s" % (
+                        layer.type, layer.name, key, given.get(key, _PARAM_DEFAULTS[key]), self.name, why)
+        return None
 
     def describe(self):
         return "%s (%s; %s)" % (self.name, self.source, ", ".join(self.layers()) or "no Clip, no Swish")

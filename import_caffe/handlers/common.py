@@ -21,6 +21,7 @@ def crop_axis(name, bottom, top, axis, start, length, full):
         else:
             tops.append("%s_discard%d" % (top, i))
     layers = [CaffeLayer(name, "Slice", [bottom], tops, {"slice_param": {"axis": axis, "slice_point": points}})]
+    layers[0].axis_size = full      # for runtime_lowering, which may turn the crop into a Convolution
     discard = [t for i, t in enumerate(tops) if i != keep]
     layers.append(CaffeLayer(name + "_silence", "Silence", discard, []))
     return layers, top

@@ -39,6 +39,7 @@ def _replicate_edges(name, bottom, axis, size):
         tops = [first, name + "/middle", last] if size > 2 else [first, last]
         layers = [CaffeLayer(name + "/edges", "Slice", [bottom], tops,
                              {"slice_param": {"axis": axis, "slice_point": points}})]
+        layers[0].axis_size = size      # for runtime_lowering
         if size > 2:
             layers.append(CaffeLayer(name + "/silence", "Silence", [name + "/middle"], []))
     layers.append(CaffeLayer(name, "Concat", [first, bottom, last], [name], {"concat_param": {"axis": axis}}))
