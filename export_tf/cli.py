@@ -42,6 +42,9 @@ def parser():
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
                    help="graph formats: fix a placeholder or variable at a value (true, false or a number; "
                         "repeatable); training flags such as is_training are set to false without it")
+    p.add_argument("--trust-lambda", action="store_true",
+                   help="Keras files: load Lambda layers, whose Python code runs when the model loads (refused "
+                        "without it: only for a file you trust); their TF ops are converted")
     p.add_argument("-q", "--quiet", action="store_true")
     return p
 
@@ -83,7 +86,8 @@ def main(argv=None):
                           activations=not args.no_activations, log=log, plugins=args.plugin,
                           inputs=parse_inputs(args.inputs) if args.inputs else None,
                           outputs=parse_outputs(args.outputs) if args.outputs else None,
-                          signature=args.signature, settings=parse_settings(args.settings))
+                          signature=args.signature, settings=parse_settings(args.settings),
+                          trust_lambda=args.trust_lambda)
     except Tf2CaffeError as exc:
         from .node import HandlerBug
         if isinstance(exc, HandlerBug) and os.environ.get("TF2CAFFE_DEBUG"):

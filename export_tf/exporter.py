@@ -14,6 +14,7 @@ from .manifest import build_manifest, write
 from .node import Unsupported, call_handler
 from .reference import check_against_model, evaluate, make_inputs, needs_preactivation, preactivation
 from .registry import handler_for, supported_classes
+from .traced import TRACED, lower_traced
 
 def lower_layers(graph, values, where, activations=True):
     """Run every layer's handler. Returns (placed nodes, preactivations by node name); raises
@@ -22,6 +23,12 @@ def lower_layers(graph, values, where, activations=True):
     for gnode in graph.nodes:
         kind = gnode.class_name
         handler = handler_for(kind)
+        if handler is None and kind in TRACED:
+            try:
+                nodes.extend(lower_traced(gnode, values))
+            except Unsupported as exc:
+                unsupported.append((kind, gnode.name, str(exc)))
+            continue
         if handler is None:
             unsupported.append((kind, gnode.name, ""))
             continue
@@ -45,10 +52,12 @@ def lower_layers(graph, values, where, activations=True):
 
 
 def export(model_path, bundle_path, batch=2, seed=0, input_shape=None, reference_inputs=None,
-           activations=True, log=None, plugins=(), inputs=None, outputs=None, signature=None, settings=None):
+           activations=True, log=None, plugins=(), inputs=None, outputs=None, signature=None, settings=None,
+           trust_lambda=False):
     """Export a model file to a bundle. Returns the written manifest. A SavedModel, frozen graph or TF1
     checkpoint goes through the graph front end (export_tf/graphdef); inputs ([InputSpec]), outputs
-    ([tensor name]) and signature apply to those only."""
+    ([tensor name]), signature and settings (--set) apply to those only; trust_lambda (--trust-lambda) lets
+    a Keras file's Lambda layers load and run (export_tf/loader.py)."""
     from .graphdef import detect_format
     fmt, resolved = detect_format(model_path)
     if fmt != "keras":
@@ -64,7 +73,7 @@ def export(model_path, bundle_path, batch=2, seed=0, input_shape=None, reference
     from .plugins import activate, custom_objects
     activate(plugins)
     with progress.phase("loading the model"):
-        model, source = load_model(model_path, custom_objects())
+        model, source = load_model(model_path, custom_objects(), trust_lambda)
     graph = flatten_model(model)
     inputs, input_domains = make_inputs(graph, batch, seed, input_shape, reference_inputs)
     log("running %d layers in TensorFlow on %d reference input(s)" % (len(graph.nodes),

@@ -45,14 +45,17 @@ def unsupported_keras_layers():
         obj = getattr(keras.layers, name)
         if isinstance(obj, type) and issubclass(obj, keras.layers.Layer) and obj is not keras.layers.Layer:
             names.add(obj.__name__)
-    known = set(supported_classes()) | {"InputLayer", "Layer", "Functional", "Model", "Sequential"}
+    from .traced import TRACED
+    known = set(supported_classes()) | set(TRACED) | {"InputLayer", "Layer", "Functional", "Model", "Sequential"}
     return sorted(names - known)
 
 
 def section():
     text = [BEGIN, table(), ""]
     text.append("InputLayer maps to Caffe's Input layer; activations named in a layer's `activation` "
-                "argument follow the Activation row. Not supported yet (refused up front with the "
+                "argument follow the Activation row. Lambda (only with `--trust-lambda`) and Keras 2's "
+                "TFOpLambda and SlicingOpLambda are traced into TF ops and converted by the graph front end's "
+                "op lowerings (the TF ops listed under SavedModels). Not supported yet (refused up front with the "
                 "unsupported-layer message): " + ", ".join(unsupported_keras_layers()) + ".")
     text.append(END)
     return "\n".join(text)
