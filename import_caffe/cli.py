@@ -59,7 +59,7 @@ def main(argv=None):
         if args.inspect:
             from shared.bundle import read_bundle
             from .inspect_summary import summary
-            print(summary(read_bundle(args.bundle).manifest))
+            print(summary(read_bundle(args.bundle).manifest, weights=True))
             return 0
         if not args.output:
             raise UsageError("give the output folder with -o OUT")

@@ -2,8 +2,9 @@
 import numpy as np
 
 
-def summary(manifest):
-    """A short human-readable description of a bundle's manifest (for --inspect)."""
+def summary(manifest, weights=False):
+    """A short human-readable description of a bundle's manifest (for --inspect). weights: also list
+    every layer that carries weights, with its arrays' shapes (what a --prototxt net and its map name)."""
     counts = {}
     for node in manifest["nodes"]:
         counts[node["source_type"]] = counts.get(node["source_type"], 0) + 1
@@ -26,7 +27,21 @@ def summary(manifest):
             "present" if ref.get("outputs") else "absent"),
         "activations: " + _activations(manifest),
     ]
+    if weights:
+        lines += _weights(manifest)
     return "\n".join(lines)
+
+
+def _weights(manifest):
+    """One line per layer that carries weights, in network order: the names a --map maps to yours."""
+    rows = [(n["name"], n["op"], ", ".join("%s %s" % (role, "x".join(str(d) for d in manifest["arrays"][key]["shape"]))
+                                           for role, key in sorted(n["arrays"].items(), key=lambda kv: (kv[0] != "kernel", kv[0]))))
+            for n in manifest["nodes"] if n["arrays"]]
+    if not rows:
+        return ["weights:    none"]
+    width = min(max(len(r[0]) for r in rows), 48)
+    return ["weights:    %d layers (TF layout; a --prototxt net takes them in Caffe layout, a --map names yours):"
+            % len(rows)] + ["  %-*s %-18s %s" % (width, name, op, arrays) for name, op, arrays in rows]
 
 
 def _size(nbytes):

@@ -107,6 +107,7 @@ def match(manifest, plan, user, mapping):
 def _locate(manifest, plan, user, mapping, m, used_keys, consumers):
     """Where each TF tensor lives in your net, if anywhere (for the per-layer comparison)."""
     position = dict((n, i) for i, n in enumerate(user.order))
+    produced_by = dict((t, n["name"]) for n in manifest["nodes"] for t in n["outputs"])
     for entry in manifest["inputs"]:
         names = mapping.get(entry["name"])
         if names:
@@ -136,6 +137,8 @@ def _locate(manifest, plan, user, mapping, m, used_keys, consumers):
         elif not group and node["name"] in user.layers:
             group = [node["name"]]
         if not group:
+            group = _follow_on(node, plan, user, m, consumers, position, produced_by)
+        if not group:
             for t in node["outputs"]:
                 m.tensor_blobs[t] = (None, "no layer of yours is named or mapped to %r" % node["name"])
             continue
@@ -164,8 +167,8 @@ def _locate(manifest, plan, user, mapping, m, used_keys, consumers):
                                           % (last, len(tops), len(node["outputs"])))
                 continue
             blob = tops[i]
-            later = [n for n in user.order[position[last] + 1:]
-                     if blob in user.layers[n]["tops"] and n not in group]
+            later = [n for n in user.order[position[last] + 1:]     # Dropout keeps the value at TEST
+                     if blob in user.layers[n]["tops"] and n not in group and user.layers[n]["type"] != "Dropout"]
             if later:   # overwritten in place afterwards: the value Caffe keeps is no longer this layer's
                 m.tensor_blobs[tensor] = (None, "blob %r is overwritten in place by your layer %r" % (blob, later[0]))
             else:
@@ -189,6 +192,26 @@ def _locate(manifest, plan, user, mapping, m, used_keys, consumers):
             m.problems.append("TF output %r is %s in Caffe layout, your blob %r is %s"
                               % (entry["name"], _shape(want), blob, _shape(user.blobs[blob][1:])))
         m.tensor_blobs[entry["tensor"]] = (blob, None)
+
+
+def _follow_on(node, plan, user, m, consumers, position, produced_by):
+    """A TF layer without weights, neither named nor mapped, whose one input a TF layer already located in
+    your net writes: your next layer on that blob (an in-place one first) if it has the one Caffe type the
+    TF layer is generated as (the ReLU after your conv1, the Pooling after it). [] otherwise."""
+    if node["arrays"] or len(node["inputs"]) != 1 or produced_by.get(node["inputs"][0]) not in m.groups:
+        return []
+    types = [l.type for l in plan.layers if l.name in plan.node_layers.get(node["name"], [])]
+    last = m.groups[produced_by[node["inputs"][0]]][-1]
+    if len(types) != 1 or len(user.layers[last]["tops"]) != 1:
+        return []
+    top = user.layers[last]["tops"][0]
+    nxt = [c for c in consumers.get(top, []) if position[c] > position[last]]
+    in_place = [c for c in nxt if user.layers[c]["tops"] == [top]]
+    nxt = in_place[:1] or nxt
+    taken = set(n for g in m.groups.values() for n in g)
+    if len(nxt) != 1 or nxt[0] in taken or user.layers[nxt[0]]["type"] != types[0] or user.layers[nxt[0]]["params"]:
+        return []
+    return [nxt[0]]
 
 
 def problem_message(prototxt, problems, plan, user):

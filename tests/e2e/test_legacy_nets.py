@@ -5,6 +5,7 @@ and resnet_v1_50 with is_training a placeholder too), and the seed question's tf
 are built in a child process (tests/e2e/legacy_models.py). The parity bar is the usual one: every
 tensor's own error within 1e-4 of its range, the logits' argmax agreeing."""
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,9 @@ from export_tf.graphdef.names import parse_outputs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAKEFILE = os.path.join(ROOT, "Makefile")
+# an absolute module path for the commands run in the model's folder (a relative PYTHONPATH=. would
+# find the folder's caffe/ output as a `caffe` package)
+ENV = dict(os.environ, PYTHONPATH=ROOT)
 
 
 def _require(module, package):
@@ -29,7 +33,7 @@ def checkpoints(folder, *names):
     """{name: (prefix, outputs)} of the checkpoints legacy_models.py writes, in one child process."""
     proc = subprocess.run([sys.executable, os.path.join(HERE, "legacy_models.py"), folder] + list(names),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=900,
-                          env=dict(os.environ, PYTHONPATH=ROOT))
+                          env=ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = dict((line.split()[0], tuple(line.split()[1:3])) for line in proc.stdout.splitlines()
                  if line.split() and line.split()[0] in names)
@@ -81,7 +85,7 @@ def tflearn_vgg19(tmp_path_factory):
     bundle = os.path.join(folder, "vgg19.npz")
     proc = subprocess.run(["make", "-s", "-f", MAKEFILE, "export", "MODEL=" + prefix + ".meta", "BUNDLE=" + bundle,
                            "EXPORT_ARGS=--outputs FullyConnected_2/Softmax -q"], cwd=folder,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=900)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=900, env=ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return folder, bundle
 
@@ -91,10 +95,37 @@ def test_tflearn_vgg19_from_dnn_save(tflearn_vgg19):
     out = os.path.join(folder, "caffe")
     proc = subprocess.run(["make", "-s", "-f", MAKEFILE, "import", "BUNDLE=" + bundle, "OUT=" + out,
                            "IMPORT_ARGS=-q"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=900)
+                          universal_newlines=True, timeout=900, env=ENV)
     report = assert_parity(Result(proc, bundle, out))
     types = [r["type"] for r in report["layers"]]
     assert types.count("Conv2D") == 16 and types.count("MatMul") == 3 and types.count("MaxPool") == 5
     assert not [t for t in types if t in ("Switch", "Merge", "RandomUniform")]     # tflearn's dropout is gone
     compared, own, outputs_rel = _figures(report)
     print("tflearn VGG-19@112: %d tensors, own error <= %.1e, outputs drift <= %.1e" % (compared, own, outputs_rel))
+
+
+def test_tflearn_vgg19_into_the_seeds_handwritten_prototxt(tflearn_vgg19):
+    """The seed's workflow: `tf2caffe inspect` lists the layers with weights, the user maps them onto the
+    hand-written net of the seed's style (deprecated input: / input_shape header, conv1..conv16 with
+    in-place ReLUs, fc1..fc3, prob1: tests/e2e/seed/), and --prototxt --map fills and verifies it."""
+    folder, bundle = tflearn_vgg19
+    seed = os.path.join(HERE, "seed")
+    proc = subprocess.run([os.path.join(ROOT, "tf2caffe.sh"), "inspect", bundle], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=120, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    listed = [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ")]
+    mapping = json.load(open(os.path.join(seed, "vgg19_112_map.json")))
+    assert listed == [k for k in mapping if k.endswith(("/Conv2D", "/MatMul"))]
+    out = os.path.join(folder, "seed")
+    proc = subprocess.run(["make", "-s", "-f", MAKEFILE, "import", "BUNDLE=" + bundle, "OUT=" + out,
+                           "IMPORT_ARGS=--prototxt %s --map %s -q" % (os.path.join(seed, "vgg19_112.prototxt"),
+                                                                      os.path.join(seed, "vgg19_112_map.json"))],
+                          cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=900, env=ENV)
+    report = assert_parity(Result(proc, bundle, out))
+    matched = dict((m["tf_layer"], m["caffe_layers"]) for m in report["manual"]["matched"])
+    assert matched == dict((k, [v]) for k, v in mapping.items() if k.endswith(("/Conv2D", "/MatMul")))
+    compared = [r for r in report["layers"] if r["status"] == "ok"]
+    # every ReLU (on its in-place blob), pooling, the logits and the softmax
+    assert len(compared) == 25, [r["layer"] for r in compared]
+    assert open(os.path.join(out, "vgg19_112.prototxt")).read() == open(os.path.join(seed, "vgg19_112.prototxt")).read()
