@@ -11,6 +11,7 @@ MAX_VALUE = 80          # characters of one quoted value
 MAX_PATH = 120          # characters of a file path (its end is kept: the file name)
 MAX_MESSAGE = 275       # characters of a whole message: with a CLI's prefix, under 300
 MAX_LINES = 200         # lines of a multi-line message (the unsupported-layer list)
+MAX_LINE = 8000         # characters of one of its lines (the list of supported layers is one line)
 
 
 def _escaped(text):
@@ -68,7 +69,7 @@ def for_terminal(exc):
     if isinstance(exc, BundleError):
         return one_line(str(exc))
     lines = str(exc).split("\n")
-    shown = [clip(line, MAX_MESSAGE) for line in lines[:MAX_LINES]]
+    shown = [clip(line, MAX_LINE) for line in lines[:MAX_LINES]]
     if len(lines) > MAX_LINES:
         shown.append("... (%d more lines)" % (len(lines) - MAX_LINES))
     return "\n".join(shown)
