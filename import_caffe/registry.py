@@ -127,6 +127,12 @@ class Target(object):
         """The optional layers this target uses that a Caffe offering `types` lacks."""
         return [l for l in self.layers() if l not in set(types)]
 
+    def without(self, layers):
+        """This target with the optional `layers` dropped: their lowerings use the exact compositions."""
+        target = Target(self.has_clip and "Clip" not in layers, self.name, self.has_swish and "Swish" not in layers,
+                        self.source)
+        return target
+
     def refusal(self, layer):
         """Why this target cannot hold the CaffeLayer `layer` (its type, or a parameter the runtime reads
         otherwise than Caffe), or None."""

@@ -131,3 +131,12 @@ def test_shapes_that_do_not_broadcast_are_refused():
     ins = [TensorRef("a", [2, 3, 4], Layout(IMAGE)), TensorRef("b", [2, 3, 2], Layout(IMAGE))]
     with pytest.raises(Unsupported, match="do not broadcast"):
         merge.add(node, ins, {}, Names(node), Target())
+
+
+def test_a_runtime_target_without_a_layer_uses_its_composition():
+    opencv = Target.named("opencv")
+    assert opencv.runtime and opencv.has_swish and not opencv.has_clip
+    plain = opencv.without(["Swish"])
+    assert plain.runtime and plain.name == "opencv" and not plain.has_swish and not plain.has_clip
+    layers = activation.lower_activation({"function": "silu"}, "x", "y", "s", plain, IMAGE_REF)
+    assert "Swish" not in [l.type for l in layers] and all(plain.refusal(l) is None for l in layers)
