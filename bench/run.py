@@ -3,15 +3,18 @@
 For each model it runs, each phase in its own process tree measured from outside (bench/measure.py):
 
   export floor   Keras loads the model and writes its weights (save_weights)       TF environment
+                 (a TF1 checkpoint: TF restores it and runs the graph once)
   export         python -m export_tf MODEL -o BUNDLE                               TF environment
   import         python -m import_caffe BUNDLE -o OUT                              Caffe environment
   import floor   stock pycaffe loads the produced .prototxt + weights, saves them  Caffe environment
 
 and prints each phase's wall time and peak memory with its ratio to its floor. Models: VGG16, VGG19,
 ResNet50 (keras.applications, weights=None: random) and "big", a few huge Dense layers holding
---big-gb GB of float32 weights (over protobuf's 2 GB limit: the weights go to Caffe's HDF5 format).
+--big-gb GB of float32 weights (over protobuf's 2 GB limit: the weights go to Caffe's HDF5 format); and
+two TF1 checkpoints for the graph front end, "slim_vgg16" (TF-Slim's vgg_16) and "big_ckpt" (three
+MatMul layers of --big-gb GB), saved with their momentum slots.
 
-  python bench/run.py [--models vgg16,vgg19,resnet50,big] [--big-gb 3.2] [--workdir build/bench]
+  python bench/run.py [--models vgg16,vgg19,resnet50,big,slim_vgg16,big_ckpt] [--big-gb 3.2] [--workdir build/bench]
 """
 import argparse
 import json
@@ -28,7 +31,9 @@ sys.path.insert(0, HERE)
 import measure  # noqa: E402
 
 CAFFE_RUN = os.path.join(ROOT, "docker", "caffe-run")
-MODELS = ("vgg16", "vgg19", "resnet50", "big")
+MODELS = ("vgg16", "vgg19", "resnet50", "big", "slim_vgg16", "big_ckpt")
+# TF1 checkpoints (the graph front end): their input placeholder and output op (bench/make_model.py)
+CHECKPOINT_INPUTS = {"slim_vgg16": ("images", "vgg_16/fc8/squeezed"), "big_ckpt": ("x", "logits")}
 
 
 def tf_python():
@@ -89,14 +94,24 @@ def timings(stderr):
 def bench_model(name, work, big_gb, log):
     folder = os.path.join(work, name)
     os.makedirs(folder, exist_ok=True)
-    model = os.path.join(folder, name + ".keras")
+    ckpt = name in CHECKPOINT_INPUTS
+    model = os.path.join(folder, name + (".ckpt" if ckpt else ".keras"))
     bundle = os.path.join(folder, name + ".npz")
     out = os.path.join(folder, "caffe")
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
     log("%s: building the model" % name)
-    made = check(measure.run("make", [tf_python(), os.path.join(HERE, "make_model.py"), name, model, str(big_gb)],
+    check(measure.run("make", [tf_python(), os.path.join(HERE, "make_model.py"), name, model, str(big_gb)],
                              env=env))
-    weight_bytes = os.path.getsize(model)
+    if ckpt:
+        inp, output = CHECKPOINT_INPUTS[name]
+        weight_bytes = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)
+                           if f.startswith(name + ".ckpt.data-"))
+        floor = [tf_python(), os.path.join(HERE, "floor_tf_ckpt.py"), model, inp, output]
+        extra = ["--outputs", output]
+    else:
+        weight_bytes = os.path.getsize(model)
+        floor = [tf_python(), os.path.join(HERE, "floor_tf.py"), model, os.path.join(folder, "floor.weights.h5")]
+        extra = []
     result = {"model": name, "model_file_bytes": weight_bytes, "phases": {}}
     phases = result["phases"]
 
@@ -106,15 +121,15 @@ def bench_model(name, work, big_gb, log):
             % (name, m.name, m.wall, m.maxrss / 1e9, m.tree_peak / 1e9))
         return m
 
-    record(check(measure.run("export floor", [tf_python(), os.path.join(HERE, "floor_tf.py"), model,
-                                              os.path.join(folder, "floor.weights.h5")], env=env)))
-    os.unlink(os.path.join(folder, "floor.weights.h5"))
+    record(check(measure.run("export floor", floor, env=env)))
+    if not ckpt:
+        os.unlink(os.path.join(folder, "floor.weights.h5"))
     for old in (bundle, out):   # like the floors, write fresh files (replacing a file costs the file system more)
         if os.path.isdir(old):
             shutil.rmtree(old)
         elif os.path.exists(old):
             os.unlink(old)
-    m = record(check(measure.run("export", [tf_python(), "-m", "export_tf", model, "-o", bundle, "-q"],
+    m = record(check(measure.run("export", [tf_python(), "-m", "export_tf", model, "-o", bundle, "-q"] + extra,
                                  env=dict(env, TF2CAFFE_TIMINGS="1"), cwd=ROOT)))
     phases["export"]["timings"] = timings(m.stderr)
     os.makedirs(out, exist_ok=True)

@@ -21,20 +21,24 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     from ..manifest import build_manifest, write
     from .lower import lower_graph, place, refuse_control_flow
     from .reference import make_feeds, run
+    from .variables import constant_values
     log = log or (lambda msg: None)
     log("loading %s (%s)" % (path, fmt))
     loaded = load_graph(fmt, path, inputs, outputs, signature, settings, log)
     where = loaded.source["path"]
-    graph = clean(loaded.graph_def, loaded.inputs, loaded.outputs, where)
+    graph = clean(loaded.graph_def, loaded.inputs, loaded.outputs, where, loaded.constants)
     refuse_control_flow(graph, where)
     feeds, input_domains = make_feeds(loaded.graph_def, graph.inputs, batch, seed, input_shape, reference_inputs,
                                       graph)
     fetches = sorted(t for t in graph.data if t not in graph.alias and t not in feeds)
-    fetches += [t for t in graph.static_inputs() if t not in graph.data]
+    static = [t for t in graph.static_inputs() if t not in graph.data]
+    weights = constant_values(graph, static, loaded.constants)    # a checkpoint's: the arrays, not fetched
+    fetches += [t for t in static if t not in weights]
     log("running %d ops in TensorFlow on %d reference input(s)"
         % (len(graph.order), next(iter(feeds.values())).shape[0]))
-    values = run(loaded.graph_def, feeds, fetches)
+    values = run(loaded.graph_def, dict(feeds, **loaded.constants), fetches)
     values.update(feeds)
+    values.update(weights)
     lowered = lower_graph(graph, values, where)
     if loaded.function is not None:
         _check_against_function(loaded, graph, feeds, values)

@@ -68,8 +68,11 @@ def default_outputs(graph_def):
             and not n.op.startswith("Save") and not n.op.startswith("Restore")]
 
 
-def clean(graph_def, inputs, outputs, where):
+def clean(graph_def, inputs, outputs, where, constants=()):
+    """constants: tensors of placeholders that stand for constants (a checkpoint's weights, fed by the
+    reference run): static, never inputs."""
     nodes = dict((n.name, TfNode(n)) for n in graph_def.node)
+    constant_ops = set(op_name(t) for t in constants)
     sinks = outputs is None
     if sinks:
         outputs = default_outputs(graph_def)
@@ -99,11 +102,12 @@ def clean(graph_def, inputs, outputs, where):
 
     if inputs is None:
         # a scalar placeholder (a keep_prob, a flag) is no model input: it must be set (--set)
-        inputs = [InputSpec(n + ":0") for n in order if nodes[n].op == "Placeholder" and not _scalar(nodes[n])]
+        inputs = [InputSpec(n + ":0") for n in order if nodes[n].op == "Placeholder" and not _scalar(nodes[n])
+                  and n not in constant_ops]
         if not inputs:
             raise UsageError("%s: the outputs depend on no placeholder; name the inputs with --inputs" % where)
         fed = set(s.tensor for s in inputs)
-    unfed = [n for n in order if nodes[n].op == "Placeholder" and n + ":0" not in fed]
+    unfed = [n for n in order if nodes[n].op == "Placeholder" and n + ":0" not in fed and n not in constant_ops]
     if unfed:
         raise UsageError("%s: the outputs need placeholder(s) %s that are not inputs; list every model "
                          "input with --inputs, or fix a flag such as a dropout keep_prob at its inference value with "

@@ -317,7 +317,7 @@ def _inline_if(graph_def, node, value):
     frozen = {}
     for arg, tensor in zip(fdef.signature.input_arg, data_inputs):
         source = outer.get(op_name(tensor))
-        if arg.type == _DT_RESOURCE and source is not None and source.op == "Const":
+        if arg.type == _DT_RESOURCE and source is not None and source.op in ("Const", "Placeholder"):
             frozen[source.name] = source.attr["dtype"].type
     outputs = [renamed(flat[fdef.ret[a.name]]) for a in fdef.signature.output_arg]
     name = node.name

@@ -27,7 +27,7 @@ from .settings import fix_values
 
 class LoadedGraph(object):
     def __init__(self, graph_def, inputs, outputs, source, input_names=None, output_names=None,
-                 function=None):
+                 function=None, constants=None):
         self.graph_def = graph_def
         self.inputs = inputs                # [InputSpec] or None (the placeholders the outputs need)
         self.outputs = outputs              # [tensor name] or None (the sinks)
@@ -35,6 +35,8 @@ class LoadedGraph(object):
         self.input_names = input_names or {}    # tensor -> user-facing name (signature argument)
         self.output_names = output_names or {}  # tensor -> user-facing name (signature output)
         self.function = function            # the SavedModel's signature function, to check against
+        self.constants = constants or {}    # tensor -> value of the placeholders standing for large
+                                            # variables (a checkpoint's weights): fed, never inputs
 
 
 def _first_line(exc):
@@ -201,19 +203,22 @@ def _checkpoint_outputs(graph_def, meta):
 
 
 def _checkpoint(prefix, inputs, outputs, settings, log):
+    from concurrent.futures import ThreadPoolExecutor
     from .variables import check_outputs_exist, freeze_from_checkpoint, read_meta_graph
     meta = prefix + ".meta"
     folder = os.path.dirname(prefix) or "."
     files = [meta] + sorted(p for p in (os.path.join(folder, f) for f in os.listdir(folder))
                             if p.startswith(prefix + ".data-") or p == prefix + ".index")
-    graph_def = read_meta_graph(meta)
-    fed = [s.tensor for s in inputs or []]
-    _, variables = fix_values(graph_def, settings, fed, meta, log)
-    if outputs is None:
-        outputs = _checkpoint_outputs(graph_def, meta)
-    check_outputs_exist(graph_def, outputs, meta)
-    frozen = freeze_from_checkpoint(graph_def, prefix, outputs, prefix, variables)
-    del graph_def
-    resolve_control_flow(frozen, fed, meta, log)
-    source = {"path": os.path.basename(prefix), "format": "checkpoint", "sha256": _digest(files)}
-    return LoadedGraph(frozen, inputs, [tensor_name(t) for t in outputs], source)
+    with ThreadPoolExecutor(1) as pool:       # the files' sha256 while the graph and the values are read
+        digest = pool.submit(_digest, files)
+        graph_def = read_meta_graph(meta)
+        fed = [s.tensor for s in inputs or []]
+        _, variables = fix_values(graph_def, settings, fed, meta, log)
+        if outputs is None:
+            outputs = _checkpoint_outputs(graph_def, meta)
+        check_outputs_exist(graph_def, outputs, meta)
+        frozen, constants = freeze_from_checkpoint(graph_def, prefix, outputs, prefix, variables)
+        del graph_def
+        resolve_control_flow(frozen, fed, meta, log)
+        source = {"path": os.path.basename(prefix), "format": "checkpoint", "sha256": digest.result()}
+    return LoadedGraph(frozen, inputs, [tensor_name(t) for t in outputs], source, constants=constants)

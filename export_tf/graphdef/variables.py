@@ -103,10 +103,16 @@ def _candidates(node, saved):
     return [k for k in keys if k]
 
 
+# A variable of at least this many elements is kept out of the GraphDef: a Placeholder fed with its value
+# (a GraphDef holds its constants as serialised copies, and cannot exceed protobuf's 2 GB).
+FED_ELEMENTS = 1024
+
+
 def freeze_from_checkpoint(graph_def, prefix, outputs, where, fixed=None):
-    """The graph_def pruned to what `outputs` need, its variables there replaced by Consts of their
-    checkpoint values (or of `fixed`: {variable op name: value}, the training flags and --set values).
-    Raises ModelLoadError naming a variable the outputs read that the checkpoint lacks."""
+    """(the graph_def pruned to what `outputs` need, {tensor: numpy value}): its variables there replaced
+    by their checkpoint values (or `fixed`: {variable op name: value}, the training flags and --set
+    values): a Const for a small one, a Placeholder to feed with the returned value for a large one (the
+    weights). Raises ModelLoadError naming a variable the outputs read that the checkpoint lacks."""
     import tensorflow as tf
     fixed = fixed or {}
     try:
@@ -121,7 +127,7 @@ def freeze_from_checkpoint(graph_def, prefix, outputs, where, fixed=None):
     out = tf.compat.v1.GraphDef()
     out.versions.CopyFrom(graph_def.versions)
     out.library.CopyFrom(graph_def.library)
-    frozen = {}
+    frozen, constants = {}, {}
     for node in graph_def.node:
         if node.name not in keep:
             continue
@@ -130,8 +136,13 @@ def freeze_from_checkpoint(graph_def, prefix, outputs, where, fixed=None):
             if value is None:
                 value = _value(reader, shapes, node, saved, where, required=node.name in data_needed)
             if value is not None:
-                out.node.add().CopyFrom(_const(node.name, value, node.attr["dtype"].type))
-                frozen[node.name] = node.attr["dtype"].type
+                dtype = node.attr["dtype"].type
+                if np.size(value) >= FED_ELEMENTS:
+                    out.node.add().CopyFrom(_placeholder(node.name, value, dtype))
+                    constants[node.name + ":0"] = np.asarray(value)
+                else:
+                    out.node.add().CopyFrom(_const(node.name, value, dtype))
+                frozen[node.name] = dtype
                 continue
         new = out.node.add()
         new.CopyFrom(node)
@@ -140,7 +151,36 @@ def freeze_from_checkpoint(graph_def, prefix, outputs, where, fixed=None):
         del new.input[:]
         new.input.extend(keep_inputs)
     values_flow(out, frozen)
-    return out
+    return out, constants
+
+
+def constant_values(graph, tensors, constants):
+    """{tensor: value} for the static tensors that read a fed variable value through identities (their
+    values need no TF run: the arrays themselves, not copies)."""
+    from .clean import IDENTITY_OPS
+    found = {}
+    for tensor in tensors:
+        t = tensor
+        for _ in range(16):
+            if t in constants:
+                found[tensor] = constants[t]
+                break
+            node = graph.nodes.get(op_name(t))
+            if node is None or node.op not in IDENTITY_OPS or not t.endswith(":0") or not node.inputs:
+                break
+            t = node.inputs[0]
+    return found
+
+
+def _placeholder(name, value, dtype_enum):
+    import tensorflow as tf
+    node = tf.compat.v1.NodeDef()
+    node.name = name
+    node.op = "Placeholder"
+    node.attr["dtype"].type = tf.dtypes.as_dtype(dtype_enum).base_dtype.as_datatype_enum
+    for d in np.shape(value):
+        node.attr["shape"].shape.dim.add().size = int(d)
+    return node
 
 
 # ops a variable's handle or reference passes through unchanged (their type becomes the value's)

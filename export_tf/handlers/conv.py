@@ -111,7 +111,7 @@ def tf_conv2d(view):
     view.require_nhwc()
     src = view.data_input(0)
     h, w, c = view.image(src)
-    kernel = view.static(1).astype(np.float32)
+    kernel = view.static(1).astype(np.float32, copy=False)
     if kernel.ndim != 4:
         raise Unsupported("filter of shape %r" % (kernel.shape,))
     strides = view.spatial("strides")
@@ -140,7 +140,7 @@ def tf_conv2d_backprop_input(view):
     view.require_nhwc()
     src = view.data_input(2)
     h, w, c = view.image(src)
-    kernel = view.static(1).astype(np.float32)          # (kh, kw, out channels, in channels)
+    kernel = view.static(1).astype(np.float32, copy=False)  # (kh, kw, out channels, in channels)
     if kernel.ndim != 4 or kernel.shape[3] != c:
         raise Unsupported("filter of shape %r for an input of %d channels" % (kernel.shape, c))
     if view.spatial("dilations") != [1, 1]:

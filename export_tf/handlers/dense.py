@@ -43,7 +43,7 @@ def tf_matmul(view):
     if view.attr("transpose_a", False):
         raise Unsupported("transpose_a=True")
     src = view.data_input(0)
-    kernel = view.static(1).astype(np.float32)
+    kernel = view.static(1).astype(np.float32, copy=False)
     if view.attr("transpose_b", False):
         kernel = np.ascontiguousarray(kernel.T)
     shape = view.shape(src)

@@ -231,3 +231,24 @@ def test_lrn(tmp_path):
     result = import_bundle(bundle, str(tmp_path / "caffe"))
     assert_parity(result)
     assert caffe_layer_types(result).count("LRN") == 2
+
+
+def test_checkpoint_weights_stay_out_of_the_graph(tmp_path):
+    """A checkpoint's large variables are fed to the reference run as arrays, never serialised into the
+    GraphDef (which holds a constant as a copy and cannot exceed protobuf's 2 GB): make bench's big_ckpt
+    (2.4 GB of weights) exports within 3.1 GB."""
+    from export_tf.graphdef.load import load_graph
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [None, 512], name="x")
+        w = v1.get_variable("w", [512, 512], initializer=v1.random_normal_initializer(0.0, 0.05, seed=1),
+                            use_resource=False)
+        b = v1.get_variable("b", [512], initializer=v1.random_normal_initializer(0.0, 0.2, seed=2))
+        tf.identity(tf.nn.relu(tf.matmul(x, w) + b), name="y")
+    prefix = _save(graph, str(tmp_path / "ckpt"), "model.ckpt")
+    loaded = load_graph("checkpoint", prefix, outputs=["y:0"])
+    assert sorted(loaded.constants) == ["w:0"] and loaded.constants["w:0"].shape == (512, 512)
+    assert loaded.graph_def.ByteSize() < 20000           # the 1 MB kernel is not in it; the small bias is
+    bundle = str(tmp_path / "model.npz")
+    export(prefix, bundle, outputs=["y:0"])
+    assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
