@@ -21,6 +21,10 @@ SLIM = {
                      "resnet_v2_50/logits/BiasAdd,resnet_v2_50/predictions/Softmax"),
     "inception_v3": ("inception_v3.inception_v3", "inception_v3.inception_v3_arg_scope", 96,
                      "InceptionV3/Logits/SpatialSqueeze,InceptionV3/Predictions/Softmax"),
+    "inception_v1": ("inception_v1.inception_v1", "inception_v1.inception_v1_arg_scope", 224,
+                     "InceptionV1/Logits/SpatialSqueeze,InceptionV1/Logits/Predictions/Softmax"),
+    "inception_v2": ("inception_v2.inception_v2", "inception_v2.inception_v2_arg_scope", 64,
+                     "InceptionV2/Logits/SpatialSqueeze,InceptionV2/Predictions/Softmax"),
 }
 NUM_CLASSES = 10
 
@@ -78,10 +82,12 @@ def tflearn_vgg19(folder):
     nest.is_sequence = nest.is_nested                     # tflearn 0.5.0 on TF 2.21: shim 1 of 2
     import PIL.Image
     PIL.Image.ANTIALIAS = PIL.Image.LANCZOS               # shim 2 of 2
+    import tensorflow as tf
     import tflearn
     from tflearn.layers.conv import conv_2d, max_pool_2d
     from tflearn.layers.core import dropout, fully_connected, input_data
     from tflearn.layers.estimator import regression
+    tf.compat.v1.set_random_seed(0)                      # the same random weights every run
     net = input_data(shape=[None, 112, 112, 3])
     for filters, convs in ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4)):
         for _ in range(convs):

@@ -1,5 +1,5 @@
 """TF-Slim and tflearn models from the checkpoints the libraries' own save functions write (issue 13):
-TF-Slim's vgg_16, alexnet_v2, resnet_v1_50, resnet_v2_50 and inception_v3 (built with is_training=False,
+TF-Slim's vgg_16, alexnet_v2, resnet_v1_50, resnet_v2_50 and inception_v1..v3 (built with is_training=False,
 and resnet_v1_50 with is_training a placeholder too), and the seed question's tflearn VGG-19 at 112x112
 (DNN.save) through `make export` / `make import`. Random initialisation, no pretrained weights; the nets
 are built in a child process (tests/e2e/legacy_models.py). The parity bar is the usual one: every
@@ -47,7 +47,8 @@ def _figures(report):
             max(o["max_rel"] for o in report["outputs"]))
 
 
-SLIM_NETS = ["vgg_16", "alexnet_v2", "resnet_v1_50", "resnet_v2_50", "inception_v3", "resnet_v1_50+placeholder"]
+SLIM_NETS = ["vgg_16", "alexnet_v2", "resnet_v1_50", "resnet_v2_50", "inception_v1", "inception_v2", "inception_v3",
+             "resnet_v1_50+placeholder"]
 
 
 @pytest.fixture(scope="module")
