@@ -8,6 +8,8 @@ run, the TF-op handlers of export_tf/handlers): the layer becomes the manifest n
 `<layer>/<op>`, reading the layer's input tensors and writing its outputs. A TF op without a handler makes
 the layer unsupported, with the op named.
 """
+import re
+
 import numpy as np
 
 from shared.errors import UnsupportedError
@@ -83,8 +85,9 @@ def lower_traced(gnode, values):
             values[ids[tensor]] = np.asarray(traced[tensor], dtype=np.float32)
         return ids[tensor]
     placed, taken = [], set()
+    scope = re.compile(r"^%s(_\d+)?/" % re.escape(gnode.layer.name))     # the layer's own name scope
     for tf_node, node in lowered:
-        name = "%s/%s" % (gnode.name, clean_name(tf_node.name))
+        name = "%s/%s" % (gnode.name, clean_name(scope.sub("", tf_node.name)))
         while name in taken:
             name += "_"
         taken.add(name)

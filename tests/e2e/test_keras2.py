@@ -99,3 +99,19 @@ def test_lambda_is_refused_unless_trusted(tmp_path):
     manifest = export(path, bundle, trust_lambda=True)
     assert [n["op"] for n in manifest["nodes"] if n["name"].startswith("scale_shift/")], manifest["nodes"]
     assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
+
+
+def test_keras3_lambda_is_refused_unless_trusted_too(tmp_path):
+    """A .keras file's Lambda (Keras 3 itself refuses it unless safe_mode=False): the same rule."""
+    import keras
+    inp = keras.Input((5, 5, 2), name="image")
+    x = keras.layers.Conv2D(3, 3, padding="same", name="conv")(inp)
+    x = keras.layers.Lambda(lambda t: t * 2.0 + 1.0, output_shape=(5, 5, 3), name="scale_shift")(x)
+    path = str(tmp_path / "lambda.keras")
+    keras.Model(inp, keras.layers.GlobalAveragePooling2D(name="gap")(x)).save(path)
+    with pytest.raises(UnsupportedError, match="--trust-lambda"):
+        export(path, str(tmp_path / "refused.npz"))
+    bundle = str(tmp_path / "lambda.npz")
+    manifest = export(path, bundle, trust_lambda=True)
+    assert [(n["name"], n["op"]) for n in manifest["nodes"]][1] == ("scale_shift/mul", "rescale")
+    assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
