@@ -321,9 +321,11 @@ def _inline_if(graph_def, node, value):
             frozen[source.name] = source.attr["dtype"].type
     outputs = [renamed(flat[fdef.ret[a.name]]) for a in fdef.signature.output_arg]
     name = node.name
+    read = False
     for other in graph_def.node:
         if other.name == name:
             continue
+        read = read or any(_split(i)[0] == name for i in other.input)
         changed = []
         for i in other.input:
             op, port = _split(i)
@@ -338,6 +340,12 @@ def _inline_if(graph_def, node, value):
     keep = [n for n in graph_def.node if n.name != name]
     del graph_def.node[:]
     graph_def.node.extend(keep)
+    if not read and len(outputs) == 1:
+        # a sink (the model's output itself): its name stays, an Identity of the branch's result
+        sink = graph_def.node.add()
+        sink.name, sink.op = name, "Identity"
+        sink.input.append(outputs[0])
+        sink.attr["T"].type = fdef.signature.output_arg[0].type
     if frozen:
         from .variables import values_flow
         values_flow(graph_def, frozen)
