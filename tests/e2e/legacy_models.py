@@ -76,17 +76,56 @@ def slim_checkpoint(name, folder, placeholder_flag=False):
     return prefix, output
 
 
-def tflearn_vgg19(folder):
-    """The seed question's VGG-19 at 112x112, built as its answer describes and saved with DNN.save."""
+def _tflearn():
+    """tflearn 0.5.0 on TF 2.21 needs two one-line shims (here, in the test, never in the converter)."""
     from tensorflow.python.util import nest
-    nest.is_sequence = nest.is_nested                     # tflearn 0.5.0 on TF 2.21: shim 1 of 2
+    nest.is_sequence = nest.is_nested
     import PIL.Image
-    PIL.Image.ANTIALIAS = PIL.Image.LANCZOS               # shim 2 of 2
-    import tensorflow as tf
+    PIL.Image.ANTIALIAS = PIL.Image.LANCZOS
     import tflearn
+    return tflearn
+
+
+def tflearn_lrn_bn(folder):
+    """An AlexNet-style tflearn net: local_response_normalization, tflearn's batch_normalization (a tf.cond
+    on is_training, its statistics set to random values), dropout; saved with DNN.save."""
+    import numpy as np
+    import tensorflow as tf
+    tflearn = _tflearn()
     from tflearn.layers.conv import conv_2d, max_pool_2d
     from tflearn.layers.core import dropout, fully_connected, input_data
     from tflearn.layers.estimator import regression
+    from tflearn.layers.normalization import batch_normalization, local_response_normalization
+    tf.compat.v1.reset_default_graph()
+    tf.compat.v1.set_random_seed(0)
+    net = input_data(shape=[None, 32, 32, 3])
+    net = local_response_normalization(max_pool_2d(conv_2d(net, 16, 5, strides=2, activation="relu"), 3, strides=2))
+    net = batch_normalization(conv_2d(net, 32, 3, activation="relu"))
+    net = local_response_normalization(max_pool_2d(net, 3, strides=2), depth_radius=3, bias=2.0, alpha=0.01)
+    net = dropout(fully_connected(net, 64, activation="tanh"), 0.5)
+    net = fully_connected(net, 10, activation="softmax")
+    net = regression(net, optimizer="adam", loss="categorical_crossentropy", learning_rate=0.001)
+    model = tflearn.DNN(net, tensorboard_verbose=0)
+    rng = np.random.default_rng(2)
+    for var in tf.compat.v1.global_variables():
+        if var.op.name.startswith("BatchNormalization/"):
+            role = var.op.name.split("/")[-1]
+            shape = var.shape.as_list()
+            value = rng.uniform(0.5, 1.5, shape) if role in ("gamma", "moving_variance") else rng.normal(0, 0.3, shape)
+            model.set_weights(var, value.astype(np.float32))
+    prefix = os.path.join(folder, "lrn_bn.tfl")
+    model.save(prefix)
+    return prefix, "FullyConnected_1/Softmax"
+
+
+def tflearn_vgg19(folder):
+    """The seed question's VGG-19 at 112x112, built as its answer describes and saved with DNN.save."""
+    import tensorflow as tf
+    tflearn = _tflearn()
+    from tflearn.layers.conv import conv_2d, max_pool_2d
+    from tflearn.layers.core import dropout, fully_connected, input_data
+    from tflearn.layers.estimator import regression
+    tf.compat.v1.reset_default_graph()
     tf.compat.v1.set_random_seed(0)                      # the same random weights every run
     net = input_data(shape=[None, 112, 112, 3])
     for filters, convs in ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4)):
@@ -112,6 +151,8 @@ def main(argv):
         os.makedirs(where)
         if name == "tflearn_vgg19":
             prefix, output = tflearn_vgg19(where)
+        elif name == "tflearn_lrn_bn":
+            prefix, output = tflearn_lrn_bn(where)
         elif name.endswith("+placeholder"):
             prefix, output = slim_checkpoint(name[:-len("+placeholder")], where, placeholder_flag=True)
         else:

@@ -81,18 +81,19 @@ def tflearn_vgg19(tmp_path_factory):
     `make export ... EXPORT_ARGS="--outputs FullyConnected_2/Softmax"`."""
     _require("tflearn", "tflearn")
     folder = str(tmp_path_factory.mktemp("tflearn"))
-    prefix, output = checkpoints(folder, "tflearn_vgg19")["tflearn_vgg19"]
+    found = checkpoints(folder, "tflearn_vgg19", "tflearn_lrn_bn")
+    prefix, output = found["tflearn_vgg19"]
     assert output == "FullyConnected_2/Softmax"
     bundle = os.path.join(folder, "vgg19.npz")
     proc = subprocess.run(["make", "-s", "-f", MAKEFILE, "export", "MODEL=" + prefix + ".meta", "BUNDLE=" + bundle,
                            "EXPORT_ARGS=--outputs FullyConnected_2/Softmax -q"], cwd=folder,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=900, env=ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return folder, bundle
+    return folder, bundle, found["tflearn_lrn_bn"]
 
 
 def test_tflearn_vgg19_from_dnn_save(tflearn_vgg19):
-    folder, bundle = tflearn_vgg19
+    folder, bundle, _ = tflearn_vgg19
     out = os.path.join(folder, "caffe")
     proc = subprocess.run(["make", "-s", "-f", MAKEFILE, "import", "BUNDLE=" + bundle, "OUT=" + out,
                            "IMPORT_ARGS=-q"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -109,7 +110,7 @@ def test_tflearn_vgg19_into_the_seeds_handwritten_prototxt(tflearn_vgg19):
     """The seed's workflow: `tf2caffe inspect` lists the layers with weights, the user maps them onto the
     hand-written net of the seed's style (deprecated input: / input_shape header, conv1..conv16 with
     in-place ReLUs, fc1..fc3, prob1: tests/e2e/seed/), and --prototxt --map fills and verifies it."""
-    folder, bundle = tflearn_vgg19
+    folder, bundle, _ = tflearn_vgg19
     seed = os.path.join(HERE, "seed")
     proc = subprocess.run([os.path.join(ROOT, "tf2caffe.sh"), "inspect", bundle], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True, timeout=120, env=ENV)
@@ -130,3 +131,18 @@ def test_tflearn_vgg19_into_the_seeds_handwritten_prototxt(tflearn_vgg19):
     # every ReLU (on its in-place blob), pooling, the logits and the softmax
     assert len(compared) == 25, [r["layer"] for r in compared]
     assert open(os.path.join(out, "vgg19_112.prototxt")).read() == open(os.path.join(seed, "vgg19_112.prototxt")).read()
+
+
+def test_tflearn_lrn_and_batch_norm(tflearn_vgg19, tmp_path):
+    """tflearn's local_response_normalization (Caffe's LRN) and batch_normalization (a tf.cond on its
+    is_training variable, like its dropout), from DNN.save."""
+    prefix, output = tflearn_vgg19[2]
+    bundle = str(tmp_path / "lrn_bn.npz")
+    messages = []
+    manifest = export(prefix, bundle, outputs=parse_outputs(output), log=messages.append)
+    assert any("is_training = false" in m for m in messages), messages
+    ops = [n["op"] for n in manifest["nodes"]]
+    assert ops.count("lrn") == 2, ops
+    report = assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
+    compared, own, outputs_rel = _figures(report)
+    print("tflearn LRN + batch norm: %d tensors, own error <= %.1e, outputs drift <= %.1e" % (compared, own, outputs_rel))
