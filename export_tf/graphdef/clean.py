@@ -11,7 +11,7 @@ Works on the GraphDef's protobuf objects only; TensorFlow itself is not imported
 """
 from shared.errors import ModelLoadError, UsageError
 
-from .names import InputSpec, op_name, tensor_name
+from .names import InputSpec, is_scalar_placeholder, op_name, tensor_name
 
 IDENTITY_OPS = ("Identity", "StopGradient", "Snapshot", "PreventGradient", "CheckNumerics", "EnsureShape")
 # Ops whose output depends on the input's shape only, never on its values.
@@ -102,7 +102,7 @@ def clean(graph_def, inputs, outputs, where, constants=()):
 
     if inputs is None:
         # a scalar placeholder (a keep_prob, a flag) is no model input: it must be set (--set)
-        inputs = [InputSpec(n + ":0") for n in order if nodes[n].op == "Placeholder" and not _scalar(nodes[n])
+        inputs = [InputSpec(n + ":0") for n in order if nodes[n].op == "Placeholder" and not is_scalar_placeholder(nodes[n])
                   and n not in constant_ops]
         if not inputs:
             raise UsageError("%s: the outputs depend on no placeholder; name the inputs with --inputs" % where)
@@ -147,12 +147,6 @@ def clean(graph_def, inputs, outputs, where, constants=()):
                 graph.consumers.setdefault(graph.resolve(t), []).append((name, k))
     return graph
 
-
-def _scalar(node):
-    if "shape" not in node.attr:
-        return False
-    shape = node.attr["shape"].shape
-    return not shape.unknown_rank and len(shape.dim) == 0
 
 
 def _topological(nodes, needed, fed, where):

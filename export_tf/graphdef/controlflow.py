@@ -16,7 +16,7 @@ an unset placeholder or a random op cannot be resolved: the op is left in place 
 """
 from shared.errors import ModelLoadError
 
-from .names import op_name
+from .names import is_scalar_placeholder, op_name
 
 REASON_ATTR = "_tf2caffe_refused"
 _RANDOM = ("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt", "Multinomial",
@@ -137,7 +137,7 @@ def _why_not_constant(by_name, tensor, fed_ops):
         node = by_name[name]
         if name in fed_ops:
             return "depends on the model input %s: the branch taken depends on the data" % name
-        if node.op == "Placeholder" and _scalar(node):
+        if node.op == "Placeholder" and is_scalar_placeholder(node):
             return ("depends on placeholder %s, which is not set (give its value with --set %s=VALUE)"
                     % (name, name))
         if node.op == "Placeholder":
@@ -150,12 +150,6 @@ def _why_not_constant(by_name, tensor, fed_ops):
             return "is computed inside a while loop (%s)" % name
     return None
 
-
-def _scalar(node):
-    if "shape" not in node.attr:
-        return False
-    shape = node.attr["shape"].shape
-    return not shape.unknown_rank and len(shape.dim) == 0
 
 
 def _fold_switches(graph_def, switches):

@@ -117,3 +117,11 @@ class NameTable(object):
         """'op:0' -> manifest id of the op's first output ('op'); 'op:2' -> 'op:2'."""
         op, index = tensor.rsplit(":", 1)
         return self.get(op if index == "0" else tensor, label)
+
+
+def is_scalar_placeholder(node):
+    """Whether a graph node declares a known scalar shape (a flag such as is_training, not model data)."""
+    if "shape" not in node.attr:
+        return False
+    shape = node.attr["shape"].shape
+    return not shape.unknown_rank and len(shape.dim) == 0
