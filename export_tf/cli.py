@@ -98,6 +98,14 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("export_tf: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: the one-line contract of every status, the traceback on request
+        if os.environ.get("TF2CAFFE_DEBUG"):
+            raise
+        from shared.messages import clip
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print("export_tf: internal error: %s: %s (set TF2CAFFE_DEBUG=1 for a traceback and report it)"
+              % (type(exc).__name__, clip(first, 200)), file=sys.stderr)
+        return 1
     from import_caffe.inspect_summary import summary
     if not args.quiet:
         print(summary(manifest))
