@@ -1,0 +1,81 @@
+"""OpenCV's dnn (cv2.dnn.readNetFromCaffe) as a --verify-with runtime: see runtimes/__init__.py for the
+contract. OpenCV addresses layers, not blobs: it outputs a layer's first top under the layer's name, and
+its Caffe importer names a Convolution / Deconvolution layer after its top, so a blob is asked for under
+the name of the last layer writing it (in-place layers hold its final value) when that is its first top."""
+import re
+
+import numpy as np
+
+from ..opencv_runtime import OPENCV_DIR, load_cv2
+from ..registry import OPENCV_VERSION
+
+NAME = "opencv"
+TARGET = "opencv"
+_RENAMED_TO_TOP = ("Convolution", "Deconvolution")
+
+
+def describe():
+    try:
+        return "OpenCV dnn %s" % load_cv2().__version__
+    except ImportError:
+        return "OpenCV dnn (opencv-python-headless %s, not installed)" % OPENCV_VERSION
+
+
+def unavailable():
+    try:
+        load_cv2()
+    except ImportError:
+        return ("OpenCV (opencv-python-headless %s) is not installed in the Caffe environment; make setup "
+                "installs it into %s" % (OPENCV_VERSION, OPENCV_DIR))
+    return None
+
+
+def _layers(prototxt):
+    """[(name, type, tops)] of the prototxt's layers, in order (the generated text format)."""
+    from caffe.proto import caffe_pb2
+    from google.protobuf import text_format
+    param = caffe_pb2.NetParameter()
+    with open(prototxt) as f:
+        text_format.Merge(f.read(), param)
+    return [(l.name, l.type, list(l.top)) for l in param.layer]
+
+
+def cv_names(layers, want):
+    """{blob: the OpenCV layer name outputting it} for the blobs of `want` OpenCV can output."""
+    producer = {}
+    for name, kind, tops in layers:
+        for top in tops:
+            producer[top] = (name, kind, tops)
+    names = {}
+    for blob in want:
+        if blob not in producer:
+            continue
+        name, kind, tops = producer[blob]
+        if tops.index(blob) != 0:
+            continue
+        names[blob] = blob if kind in _RENAMED_TO_TOP else name
+    return names
+
+
+def _one_line(exc):
+    text = str(exc).strip().splitlines()
+    found = [l for l in text if re.search(r"error|Can't", l)]
+    return (found or text or [type(exc).__name__])[-1].strip()[:300]
+
+
+def run(prototxt, caffemodel, inputs, want):
+    from . import RuntimeFailure
+    cv2 = load_cv2()
+    try:
+        net = cv2.dnn.readNetFromCaffe(prototxt, caffemodel)
+    except cv2.error as exc:
+        raise RuntimeFailure("cv2.dnn.readNetFromCaffe could not load the net: %s" % _one_line(exc))
+    known = set(net.getLayerNames())
+    wanted = [(blob, name) for blob, name in cv_names(_layers(prototxt), want).items() if name in known]
+    for blob, value in inputs.items():
+        net.setInput(np.ascontiguousarray(value, dtype=np.float32), blob)
+    try:
+        got = net.forward([name for _, name in wanted]) if wanted else []
+    except cv2.error as exc:
+        raise RuntimeFailure("OpenCV's forward pass failed: %s" % _one_line(exc))
+    return dict((blob, np.asarray(value, dtype=np.float32)) for (blob, _), value in zip(wanted, got))
