@@ -25,6 +25,11 @@ def parser():
     p.add_argument("--keep-on-failure", action="store_true",
                    help="when the parity check fails (exit status 3), still write the model files, named "
                         "<model>.failed-verification.prototxt / .caffemodel (default: only the report)")
+    p.add_argument("--verify-with", metavar="RUNTIME[,RUNTIME]",
+                   help="after the Caffe check, run the written files in these runtimes too (opencv: OpenCV's dnn) "
+                        "and compare every blob they output with Caffe's and their outputs with TF's; exit status 3 "
+                        "if one disagrees or cannot run the net. With --target auto, generates for the runtime's "
+                        "target (opencv). Installed by make setup")
     p.add_argument("-q", "--quiet", action="store_true", help="print the summary, not the per-layer table")
     return p
 
@@ -75,10 +80,12 @@ def main(argv=None):
             if args.prototxt:
                 from .manual import convert_manual
                 report = convert_manual(args.bundle, args.output, args.prototxt, args.map, log=log,
-                                        plugins=args.plugin, target=args.target, keep_on_failure=args.keep_on_failure)
+                                        plugins=args.plugin, target=args.target, keep_on_failure=args.keep_on_failure,
+                                        verify_with=args.verify_with)
             else:
                 report = convert(args.bundle, args.output, log=log, labels=_labels(args.labels),
-                                 plugins=args.plugin, target=args.target, keep_on_failure=args.keep_on_failure)
+                                 plugins=args.plugin, target=args.target, keep_on_failure=args.keep_on_failure,
+                                 verify_with=args.verify_with)
         except ParityError as exc:
             if exc.report is not None:
                 print(report_text.table(exc.report, max_rows=60 if args.quiet else None))

@@ -51,7 +51,8 @@ class GeneratedNet(pipeline.NetSource):
                 "reference input(s)" % (self.weight_bytes / 1e6, len(self.plan.layers), batch))
 
 
-def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="auto", keep_on_failure=False):
+def convert(bundle_path, out_dir, log=None, labels=None, plugins=(), target="auto", keep_on_failure=False,
+            verify_with=None):
     """Convert; returns the report dict. Raises a Tf2CaffeError subclass on any failure."""
     return pipeline.run(GeneratedNet(), bundle_path, out_dir, log=log, labels=labels, plugins=plugins, target=target,
-                        keep_on_failure=keep_on_failure)
+                        keep_on_failure=keep_on_failure, verify_with=verify_with)

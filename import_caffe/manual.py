@@ -91,6 +91,7 @@ class HandwrittenNet(pipeline.NetSource):
     them (manual_match.match)."""
 
     maps_inputs = True
+    generated = False
 
     def __init__(self, prototxt, map_path=None):
         self.prototxt, self.map_path = prototxt, map_path
@@ -153,7 +154,7 @@ class HandwrittenNet(pipeline.NetSource):
 
 
 def convert_manual(bundle_path, out_dir, prototxt, map_path=None, log=None, plugins=(), target="auto",
-                   keep_on_failure=False):
+                   keep_on_failure=False, verify_with=None):
     """Fill your prototxt; returns the report dict. Raises a Tf2CaffeError subclass on any failure."""
     return pipeline.run(HandwrittenNet(prototxt, map_path), bundle_path, out_dir, log=log, plugins=plugins,
-                        target=target, keep_on_failure=keep_on_failure)
+                        target=target, keep_on_failure=keep_on_failure, verify_with=verify_with)

@@ -12,7 +12,9 @@
 5. compare: in that child, every TF tensor with a reference value against its Caffe blob (compare.py),
    then each TF node's Caffe layers run alone on TF's values of its inputs (own_run.py), and each row
    judged on its lowering's own error, or end to end where that cannot be measured (judge.py);
-6. report and publish: report.json and report.html, and the final file names (report.py).
+6. other runtimes (--verify-with): once Caffe's check passes, each requested runtime runs the written
+   files and is judged against Caffe's blobs and TF's outputs (runtime_check.py);
+7. report and publish: report.json and report.html, and the final file names (report.py).
 
 Output files appear under their final names only when the whole conversion and its verification
 succeeded; everything is staged in a hidden folder inside the output folder first (staging.py).
@@ -25,7 +27,7 @@ from shared.bundle import read_bundle
 from shared.messages import shown, where
 from shared.errors import BundleError, ConversionError, UsageError
 
-from . import caffe_stage, compare, judge, layout, own_run, tolerances
+from . import caffe_stage, compare, judge, layout, own_run, runtime_check, tolerances, verify
 from . import report as reporting
 from . import staging as staging_dir
 from .planner import plan_net
@@ -43,6 +45,7 @@ class NetSource(object):
     """
 
     maps_inputs = False     # True: the report names each input's TF name beside its Caffe blob
+    generated = True        # False: the net is yours, and --verify-with leaves --target auto as it is
 
     def prepare(self):
         """Check this source's own inputs, before the bundle is read."""
@@ -222,14 +225,35 @@ def run_caffe(net, manifest, net_plan, references, staging, labels, log):
     return inputs, examined["rows"], examined["accuracy"]
 
 
-def run(net, bundle_path, out_dir, log=None, labels=None, plugins=(), target="auto", keep_on_failure=False):
+def other_runtimes(runtimes, net, manifest, net_plan, references, report, inputs, staging, log):
+    """Stage 6 (--verify-with): the sections of report["runtimes"], once Caffe's check has passed."""
+    if report["summary"]["status"] != verify.OK:
+        return runtime_check.not_run(runtimes, report["target"], "the Caffe parity check failed first")
+    drift = dict((r["tensor"], r.get("drift_tolerance")) for r in report["outputs"])
+    outputs = []
+    for entry in manifest["outputs"]:
+        blob, why = net.locate(entry["tensor"])
+        if why is None:
+            outputs.append(runtime_check.Output(blob, entry["name"], references.values[entry["tensor"]],
+                                                net_plan.refs[entry["tensor"]],
+                                                tolerances.runtime_output_tolerance(drift.get(entry["tensor"]))))
+    return runtime_check.check(runtimes, report["target"], os.path.join(staging, net.files["prototxt"]),
+                               os.path.join(staging, net.files["weights"]), inputs, outputs, staging, log)
+
+
+def run(net, bundle_path, out_dir, log=None, labels=None, plugins=(), target="auto", keep_on_failure=False,
+        verify_with=None):
     """Convert the bundle with the net `net` (a NetSource) makes; returns the report dict. Raises a
     Tf2CaffeError subclass on any failure (ParityError, with the report, when parity fails; with
-    keep_on_failure the model files are then published under names that say they failed verification)."""
+    keep_on_failure the model files are then published under names that say they failed verification).
+    verify_with: --verify-with's text ("opencv,..."), or None."""
     log = log or (lambda msg: None)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UsageError("%s: exists and is not a folder" % out_dir)
     net.prepare()
+    runtimes = runtime_check.requested(verify_with)      # a missing runtime: refused before anything
+    if net.generated:
+        target = runtime_check.target_for(target, runtimes)
     bundle, references = read(bundle_path, plugins, labels, log)
     manifest = bundle.manifest
     target, net_plan = plan(bundle, bundle_path, target, log)
@@ -239,6 +263,9 @@ def run(net, bundle_path, out_dir, log=None, labels=None, plugins=(), target="au
         net.make(manifest, net_plan, staging, log)
         inputs, rows, accuracy = run_caffe(net, manifest, net_plan, references, staging, labels, log)
         report = reporting.build(bundle_path, manifest, target, net_plan, net, rows, accuracy, inputs)
+        if runtimes:
+            report["runtimes"] = other_runtimes(runtimes, net, manifest, net_plan, references, report, inputs,
+                                                staging, log)
         return reporting.publish(report, staging, out_dir, net, keep_on_failure)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

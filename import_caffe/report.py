@@ -7,7 +7,7 @@ from collections import OrderedDict
 from shared.errors import ParityError
 from shared.messages import clip, where
 
-from . import __version__, compare, judge, layout, report_html, staging, tolerances, verify
+from . import __version__, compare, judge, layout, report_html, runtime_check, staging, tolerances, verify
 
 # how a user feeds each kind of input: TF (N,H,W,C) -> NCHW, TF (N,L,C) -> (N,C,1,L), TF (N,C) -> NC
 _LAYOUT_NAMES = {layout.IMAGE: "NCHW", layout.SEQUENCE: "NC1L (TF's (N, L, C) as (N, C, 1, L))"}
@@ -78,7 +78,7 @@ def publish(report, staging_dir, out_dir, net, keep_on_failure=False):
     next to it, so a run killed between these renames never leaves a new report beside old files).
     Returns the report, or raises ParityError (with the report) when parity fails."""
     summary = report["summary"]
-    ok = summary["status"] == verify.OK
+    ok = summary["status"] == verify.OK and runtime_check.all_ok(report)      # --verify-with's runtimes too
     names = [report["files"]["prototxt"], report["files"]["weights"]]
     published = dict((n, n) for n in names) if ok else {}
     if not ok:
@@ -113,10 +113,14 @@ def _whose(op):
 def _failure_message(report, net, out_dir, kept):
     """Two lines: which layer failed and why, then what was written and where the report is."""
     summary = report["summary"]
+    runtime = runtime_check.first_failure(report) if summary["status"] == verify.OK else None
     first = next((r for r in report["layers"] if r["layer"] == summary["first_divergence"]
                   and r["status"] not in (verify.OK, verify.NOT_COMPARED)), None)
     subject = clip(net.subject, 80)
-    if first is not None and first.get("judged") == judge.OWN and first.get("own_status") != verify.OK:
+    if runtime is not None:
+        subject = "--verify-with %s (%s)" % (runtime["name"], runtime["runtime"])
+        what = "%s; Caffe's own check passed" % runtime_check.disagreement(runtime)
+    elif first is not None and first.get("judged") == judge.OWN and first.get("own_status") != verify.OK:
         error = ("%s of its range, over the %.0e tolerance," % (_fmt(first["own_rel"]), first["own_tolerance"])
                  if first.get("own_rel") is not None else "(%s)" % first.get("error", "no value"))
         what = ("layer %s fails on its own error: %s with its Caffe layers run on TF's values of its inputs; its "
@@ -231,8 +235,10 @@ def footer(report):
         lines.append("reference inputs: %s%s" % (made["made"], " (seed %d)" % made["seed"] if "seed" in made else ""))
     lines += [line for line in (_input_line(e) for e in report.get("inputs", [])) if line]
     lines += _judged_lines(s)
-    lines.append("parity: %s (%d tensors compared on %d reference input(s))"
-                 % (s["status"].upper(), s["layers_compared"], report["batch"]))
+    lines += runtime_check.footer_lines(report)
+    lines.append("parity: %s (%d tensors compared on %d reference input(s)%s)"
+                 % (runtime_check.overall(report).upper(), s["layers_compared"], report["batch"],
+                    runtime_check.verified_in(report)))
     return "\n".join(lines)
 
 

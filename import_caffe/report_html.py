@@ -6,6 +6,8 @@ Every name comes from an untrusted bundle: everything shown goes through `_e` (h
 import html
 import math
 
+from . import runtime_check
+
 STATUS_COLOURS = {"ok": "#1a7f37", "inaccurate": "#b35900", "failed": "#cf222e", "not compared": "#6e7781"}
 _FLOOR_EXP = -10    # the plot's lowest decade: differences of exactly 0 are drawn there
 
@@ -187,11 +189,12 @@ code{background:#f6f8fa;padding:0 3px}"""
 
 def render(report):
     s = report["summary"]
-    colour = STATUS_COLOURS.get(s["status"], "#000")
     head = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
             "<title>tf2caffe parity report: %s</title>" % _e(report["model"]), "<style>%s</style>" % _CSS,
             "</head><body>", "<h1>tf2caffe parity report: %s</h1>" % _e(report["model"])]
-    verdict = '<p class="verdict" style="color:%s">parity: %s</p>' % (colour, _e(s["status"].upper()))
+    status = runtime_check.overall(report)
+    verdict = '<p class="verdict" style="color:%s">parity: %s</p>' % (STATUS_COLOURS.get(status, "#000"),
+                                                                       _e(status.upper()))
     facts = ["%d tensors compared on %d reference input(s); largest relative difference on an output: %s"
              % (s["layers_compared"], report["batch"], _num(s.get("outputs_max_rel")))]
     if s.get("judged_on_own_error") is not None:
@@ -225,6 +228,8 @@ def render(report):
     body += ["<h2>Difference per layer</h2>", _plot(report),
              "<h2>Per-layer parity</h2>", _table(report),
              "<h2>Approximations</h2>", _approximations(report)]
+    if report.get("runtimes"):
+        body += ["<h2>Other runtimes (--verify-with)</h2>", _runtimes(report)]
     notes = report.get("notes") or {}
     if notes:
         body += ["<h2>Compositions</h2>", "<ul>%s</ul>" % "".join(
@@ -232,6 +237,31 @@ def render(report):
     body += ["<h2>What the Caffe net expects</h2>", _inputs(report)]
     body.append(_tolerances(report))
     return "\n".join(head + body + ["</body></html>", ""])
+
+
+def _runtimes(report):
+    """One row per runtime: what it is, how many blobs it output, the worst against Caffe, each output
+    against TF, its verdict."""
+    out = ['<table><thead><tr><th>runtime</th><th>version</th><th>net target</th><th>blobs compared with Caffe</th>'
+           '<th>worst blob (max rel)</th><th>outputs vs TF (max rel, tolerance)</th><th>status</th><th>note</th>'
+           '</tr></thead><tbody>']
+    for r in report["runtimes"]:
+        worst = r.get("worst") or {}
+        outputs = "<br>".join("%s: %s (%s)" % (_e(o["output"]), _num(o.get("vs_tf_rel")), _num(o["vs_tf_tolerance"]))
+                              for o in r.get("outputs") or [])
+        note = runtime_check.disagreement(r) if r["status"] == "failed" else (r.get("error") or r.get("note") or "")
+        out.append('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s %s</td><td>%s</td>'
+                   '<td class="status">%s</td><td>%s</td></tr>'
+                   % (_status_class(r["status"]), _e(r["name"]), _e(r["runtime"]), _e(r["net_target"]),
+                      _e(r.get("blobs_compared", "-")), _e(worst.get("blob", "")), _num(worst.get("max_rel")),
+                      outputs or "-", _e(r["status"]), _e(note)))
+    out.append("</tbody></table>")
+    tol = (report.get("tolerances") or {}).get("runtime")
+    if tol:
+        out.append("<p>Each blob a runtime outputs is compared with Caffe&#x27;s blob of that name, within %s "
+                   "relative (%s); its outputs with TF&#x27;s within the tolerance Caffe&#x27;s outputs were held "
+                   "to, at least %s.</p>" % (_num(tol["rel"]), _e(tol["reason"]), _num(tol["rel"])))
+    return "\n".join(out)
 
 
 def _tolerances(report):

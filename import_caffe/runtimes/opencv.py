@@ -60,7 +60,9 @@ def cv_names(layers, want):
 def _one_line(exc):
     text = str(exc).strip().splitlines()
     found = [l for l in text if re.search(r"error|Can't", l)]
-    return (found or text or [type(exc).__name__])[-1].strip()[:300]
+    line = (found or text or [type(exc).__name__])[-1].strip()
+    # "OpenCV(4.11.0) /io/opencv/modules/.../net_impl.hpp:108: error: (-2:Unspecified error) Can't create ..."
+    return re.sub(r"^OpenCV\([^)]*\) \S+ error: \(-?\d+:[^)]*\) ", "", line)[:300]
 
 
 def run(prototxt, caffemodel, inputs, want):
