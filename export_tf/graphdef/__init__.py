@@ -19,6 +19,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     from .load import load_graph
     from .. import domains
     from ..manifest import build_manifest, write
+    from .loops import find_loops, unfetchable
     from .lower import lower_graph, place, refuse_control_flow
     from .reference import make_feeds, run
     from .variables import constant_values
@@ -27,11 +28,13 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     loaded = load_graph(fmt, path, inputs, outputs, signature, settings, log)
     where = loaded.source["path"]
     graph = clean(loaded.graph_def, loaded.inputs, loaded.outputs, where, loaded.constants)
-    refuse_control_flow(graph, where)
+    loops, refused = find_loops(graph)          # recurrent layers' While loops (loops.py)
+    refuse_control_flow(graph, where, loops, refused)
+    skip = unfetchable(graph, loops)
     feeds, input_domains = make_feeds(loaded.graph_def, graph.inputs, batch, seed, input_shape, reference_inputs,
                                       graph)
-    fetches = sorted(t for t in graph.data if t not in graph.alias and t not in feeds)
-    static = [t for t in graph.static_inputs() if t not in graph.data]
+    fetches = sorted(t for t in graph.data if t not in graph.alias and t not in feeds and t not in skip)
+    static = [t for t in graph.static_inputs() if t not in graph.data and t not in skip]
     weights = constant_values(graph, static, loaded.constants)    # a checkpoint's: the arrays, not fetched
     fetches += [t for t in static if t not in weights]
     log("running %d ops in TensorFlow on %d reference input(s)"
@@ -39,7 +42,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     values = run(loaded.graph_def, dict(feeds, **loaded.constants), fetches)
     values.update(feeds)
     values.update(weights)
-    lowered = lower_graph(graph, values, where)
+    lowered = lower_graph(graph, values, where, loops)
     if loaded.function is not None:
         _check_against_function(loaded, graph, feeds, values)
     name = os.path.splitext(os.path.basename(os.path.normpath(path)))[0] or "model"

@@ -104,6 +104,10 @@ def _saved_model(path, inputs, outputs, signature, settings, log):
     function = loaded.signatures[name]
     try:
         frozen = convert_variables_to_constants_v2(function)
+        if any(n.op == "Enter" for n in frozen.graph.as_graph_def().node):
+            # a while loop (a recurrent layer): kept as one While op with its body function, which
+            # loops.py recognises, rather than lowered into Enter / Merge / Switch / NextIteration cycles
+            frozen = convert_variables_to_constants_v2(function, lower_control_flow=False)
     except Exception as exc:
         raise ModelLoadError("%s: could not freeze signature %r (%s)" % (path, name, _first_line(exc)))
     graph_def = frozen.graph.as_graph_def()

@@ -17,6 +17,7 @@ from shared.unsupported import format_unsupported
 from ..node import Unsupported, call_handler
 from ..registry import supported_ops, tf_op_handler as handler_for
 from .controlflow import REASON_ATTR
+from .loops import cell_node
 from .names import NameTable, clean_name, op_name
 from .view import OpView, channel_vector  # noqa: F401  (channel_vector: the handlers' and tests' import)
 
@@ -25,16 +26,19 @@ CONTROL_FLOW_OPS = ("Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCo
                     "While", "StatelessWhile", "RefSwitch", "RefMerge")
 
 
-def refuse_control_flow(graph, where):
+def refuse_control_flow(graph, where, loops=None, refused=None):
     """Before the reference run (which cannot fetch the tensors of an untaken branch): control flow left
     on the data path (its predicate depends on the data, a random op or an unset placeholder, or a while
-    loop; controlflow.py folded every constant one) is refused, each op named with its reason, together
-    with every other op without a handler."""
-    names = [n for n in graph.order if n + ":0" not in graph.alias]
+    loop that is not a recurrent layer's, loops.py; controlflow.py folded every constant one) is refused,
+    each op named with its reason, together with every other op without a handler. loops, refused: what
+    loops.find_loops found."""
+    loops, refused = loops or {}, refused or {}
+    skip = set(loops).union(*[loop.absorbed for loop in loops.values()])
+    names = [n for n in graph.order if n + ":0" not in graph.alias and n not in skip]
     if not any(graph.nodes[n].op in CONTROL_FLOW_OPS for n in names):
         return
-    entries = [(graph.nodes[n].op, n, _control_flow_reason(graph.nodes[n]) if graph.nodes[n].op in CONTROL_FLOW_OPS
-                else "") for n in names if handler_for(graph.nodes[n].op) is None]
+    entries = [(graph.nodes[n].op, n, refused.get(n) or _control_flow_reason(graph.nodes[n])
+                if graph.nodes[n].op in CONTROL_FLOW_OPS else "") for n in names if handler_for(graph.nodes[n].op) is None]
     raise UnsupportedError(format_unsupported(where, entries, sorted(supported_ops())))
 
 
@@ -48,28 +52,31 @@ def _control_flow_reason(node):
     return "control flow: while loops are not supported"
 
 
-def lower_graph(graph, values, where):
-    """Run every handler. Returns [(TfNode, Node)] in graph order, each Node's inputs and outputs the TF
-    tensors it reads and writes; raises UnsupportedError listing every unsupported op at once."""
+def lower_graph(graph, values, where, loops=None):
+    """Run every handler (a recurrent layer's While loop: loops.cell_node). Returns [(TfNode, Node)] in
+    graph order, each Node's inputs and outputs the TF tensors it reads and writes; raises
+    UnsupportedError listing every unsupported op at once. loops: loops.find_loops' recognised loops."""
     outputs = set(graph.resolve(t) for t in graph.outputs)
     produced = set(graph.resolve(s.tensor) for s in graph.inputs)
     batch = next(iter(values[s.tensor] for s in graph.inputs)).shape[0]
-    absorbed, unsupported, lowered, failed = set(), [], [], set()
+    loops = loops or {}
+    absorbed, unsupported, lowered, failed = set().union(*[l.absorbed for l in loops.values()]), [], [], set()
     for name in graph.order:
         node = graph.nodes[name]
         if name in absorbed or name + ":0" in graph.alias:
             continue
         view = OpView(graph, node, values, outputs)
-        if any(t.rsplit(":", 1)[0] in failed for t in view.data_inputs()):
+        reads = [loops[name].x] if name in loops else view.data_inputs()    # a loop reads its sequence
+        if any(t.rsplit(":", 1)[0] in failed for t in reads):
             failed.add(name)
             continue    # an upstream op is unsupported; it is already reported
-        handler = handler_for(node.op)
+        handler = _loop_handler(loops[name], graph, values) if name in loops else handler_for(node.op)
         if handler is None:
             unsupported.append((node.op, name, ""))
             failed.add(name)
             continue
         try:
-            _check_tensors(view, produced, batch)
+            _check_tensors(reads, view.values, produced, batch)
             result = call_handler(handler, view, "%s %r" % (node.op, name))
             result.inputs = view.data_inputs() if result.inputs is None else result.inputs
             result.outputs = result.outputs or [view.output]
@@ -90,12 +97,21 @@ def lower_graph(graph, values, where):
     return lowered
 
 
-def _check_tensors(view, produced, batch):
-    for t in view.data_inputs():
+def _loop_handler(loop, graph, values):
+    """A recognised loop's handler: its cell's node, confirmed on TF's values (loops.py)."""
+    def handler(view):
+        return cell_node(loop, graph, values)
+    handler.__name__ = handler.__qualname__ = "cell_node"
+    handler.__module__ = cell_node.__module__
+    return handler
+
+
+def _check_tensors(reads, values, produced, batch):
+    for t in reads:
         if t not in produced:
             raise Unsupported("reads %s, which no converted op writes (only the first output of an op is "
                               "converted)" % t)
-        _check_shape(t, view.values, batch)
+        _check_shape(t, values, batch)
 
 
 def _check_shape(tensor, values, batch):

@@ -1,0 +1,277 @@
+"""While loops of the graph front end: a Keras recurrent layer's loop (LSTM, GRU with reset_after either
+way, SimpleRNN; Keras 3 and tf_keras) becomes the one manifest node the Keras reader writes for the
+layer (lstm / gru / simple_rnn, the same attributes and arrays in TF layout), so the importer is the same.
+
+A SavedModel's frozen graph keeps each loop as one While op with a body function (load.py freezes a
+graph with loops without lowering them). What Keras builds around it, and what is recognised here:
+
+    x (N, T, C) -> Transpose [1, 0, 2] [-> ReverseV2 [0]: go_backwards] -> TensorListFromTensor
+      -> While(counter, max, time, output list, zero states..., input list, kernel, recurrent kernel[, bias])
+      -> TensorListStack -> Transpose [1, 0, 2]: every step (return_sequences), or -> StridedSlice: the
+         last step; or a final state read directly (the h a return_state model outputs)
+
+Two steps. find_loops (before the reference run, on the structure): the sequence input, the list
+plumbing around the loop, the outputs used downstream, the loop's captured float inputs; anything else
+is refused, naming the loop and what was found. cell_node (after the run, on TF's values): the cell is
+found by computing candidates in numpy on the reference inputs the graph itself ran on, and the one that
+reproduces the loop's own output (to 1e-5 of its range) is the node: the kind from the number of states
+and the weights' shapes (4 gates and two states: LSTM; 3 gates: GRU, reset_after from the bias (2, 3U)
+or (3U,); 1: SimpleRNN), which captured input is which weight, and the activations among the ones Keras
+writes (sigmoid, tanh, relu, hard_sigmoid as Keras 3 or Keras 2 computes it, linear). A loop no
+candidate reproduces is refused ("computes something else"): a wrong node is never written.
+"""
+import itertools
+
+import numpy as np
+
+from ..handlers.activation import FIXED
+from ..node import Unsupported, make_node
+from .names import op_name
+
+LOOP_OPS = ("While", "StatelessWhile")
+TOLERANCE = 1e-5        # of max(1, the largest output): float32 TF against the float64 candidates
+_FLOAT = 1              # DT_FLOAT
+_KERAS3_HARD_SIGMOID = {"function": "hard_sigmoid", "slope": 1.0 / 6.0, "offset": 0.5}
+_KERAS2_HARD_SIGMOID = {"function": "hard_sigmoid", "slope": 0.2, "offset": 0.5}
+ACTIVATIONS = (FIXED["sigmoid"], FIXED["tanh"], FIXED["relu"], _KERAS3_HARD_SIGMOID, _KERAS2_HARD_SIGMOID, None)
+
+
+class Loop(object):
+    """A While op laid out as a Keras recurrent layer's loop (structure only; cell_node confirms it)."""
+
+    def __init__(self, node, x, perms, reverse_axis, output, last, absorbed, states, weights):
+        self.node = node                # the While TfNode
+        self.x = x                      # the sequence (N, T, C) read
+        self.perms = perms              # tensors holding the transposes' permutations (each must be [1, 0, 2])
+        self.reverse_axis = reverse_axis    # tensor of ReverseV2's axis (go_backwards), or None
+        self.output = output            # the tensor the node writes: (N, T, U) or (N, U)
+        self.last = last                # whether it is the last step (N, U)
+        self.absorbed = absorbed        # op names the node replaces (the list plumbing)
+        self.states = states            # tensors of the initial states (must be zeros)
+        self.weights = weights          # tensors of the captured float inputs
+
+
+def _why(node, text):
+    return "%s %r is not a Keras recurrent layer's loop: %s" % (node.op, node.name, text)
+
+
+def _producer(graph, tensor):
+    return graph.nodes.get(op_name(graph.resolve(tensor)))
+
+
+def _only_reader(graph, tensor, name):
+    users = set(n for n, _ in graph.consumers.get(graph.resolve(tensor), []))
+    return users == set([name]) and graph.resolve(tensor) not in set(graph.resolve(t) for t in graph.outputs)
+
+
+def find_loops(graph):
+    """({While name: Loop}, {While name: reason refused}) for the While ops on the data path."""
+    found, refused = {}, {}
+    for name in graph.order:
+        node = graph.nodes[name]
+        if node.op in LOOP_OPS and name + ":0" not in graph.alias:
+            try:
+                found[name] = _structure(graph, node)
+            except Unsupported as exc:
+                refused[name] = str(exc)
+    return found, refused
+
+
+def _structure(graph, node):
+    inputs = [graph.resolve(t) for t in node.inputs]
+    data = [i for i, t in enumerate(inputs) if graph.is_data(t)]
+    if len(data) != 1 or _producer(graph, inputs[data[0]]).op != "TensorListFromTensor":
+        raise Unsupported(_why(node, "it reads %d tensors of the model's data, not one sequence unstacked by "
+                                     "TensorListFromTensor" % len(data)))
+    where = data[0]
+    unstack = _producer(graph, inputs[where])
+    absorbed, perms, reverse_axis = [unstack.name], [], None
+    source = _producer(graph, unstack.inputs[0])
+    if source.op == "ReverseV2":
+        if not _only_reader(graph, source.name + ":0", unstack.name):
+            raise Unsupported(_why(node, "its reversed sequence is read elsewhere too"))
+        reverse_axis, absorbed = graph.resolve(source.inputs[1]), absorbed + [source.name]
+        reader, source = source.name, _producer(graph, source.inputs[0])
+    else:
+        reader = unstack.name
+    if source.op != "Transpose" or not _only_reader(graph, source.name + ":0", reader):
+        raise Unsupported(_why(node, "its sequence comes from %s %r, not from a transpose to time-major read "
+                                     "by the loop alone" % (source.op, source.name)))
+    perms.append(graph.resolve(source.inputs[1]))
+    absorbed.append(source.name)
+    x = graph.resolve(source.inputs[0])
+    if not _only_reader(graph, inputs[where], node.name):
+        raise Unsupported(_why(node, "its unstacked sequence is read elsewhere too"))
+    output, last = _outputs(graph, node, perms, absorbed)
+    types = list(node.attr["T"].list.type)
+    floats = [i for i, t in enumerate(types) if t == _FLOAT and i < len(inputs)]
+    states = [inputs[i] for i in floats if i < where]
+    weights = [inputs[i] for i in floats if i > where]
+    if not states or any(graph.is_data(t) for t in states):
+        raise Unsupported(_why(node, "its states are not constants set before the loop (initial states "
+                                     "given as inputs are not supported from a graph)"))
+    return Loop(node, x, perms, reverse_axis, output, last, absorbed, states, weights)
+
+
+def _outputs(graph, node, perms, absorbed):
+    """The one tensor the model reads of the loop: every step, the last step, or a final state."""
+    outs = set(graph.resolve(t) for t in graph.outputs)
+    read = sorted(set(t for t in list(graph.consumers) + list(outs) if op_name(t) == node.name))
+    found = []
+    for tensor in read:
+        if tensor in outs:
+            found.append((tensor, True))
+        for user, _ in graph.consumers.get(tensor, []):
+            reader = graph.nodes[user]
+            if reader.op != "TensorListStack":
+                found.append((tensor, True))
+                continue
+            stacked = reader.name + ":0"
+            if stacked in outs:
+                raise Unsupported(_why(node, "its time-major stacked outputs are a model output"))
+            absorbed.append(reader.name)
+            for name in set(n for n, _ in graph.consumers.get(stacked, [])):
+                after = graph.nodes[name]
+                if after.op == "Transpose":
+                    perms.append(graph.resolve(after.inputs[1]))
+                    found.append((after.name + ":0", False))
+                elif after.op == "StridedSlice":
+                    found.append((after.name + ":0", True))
+                else:
+                    raise Unsupported(_why(node, "its stacked outputs are read by %s %r" % (after.op, after.name)))
+                absorbed.append(after.name)
+    if len(set(found)) != 1:
+        raise Unsupported(_why(node, "the model reads %s of its outputs; one is supported (every step, the "
+                                     "last step or the final h; return_state is not supported from a graph)"
+                               % (len(set(found)) or "none")))
+    return found[0]
+
+
+def unfetchable(graph, loops):
+    """Tensors the reference run must not fetch: the loops' lists and counters (variants, integers)."""
+    out = set()
+    for loop in loops.values():
+        node = loop.node
+        for index, kind in enumerate(node.attr["T"].list.type):
+            if kind != _FLOAT:
+                out.add("%s:%d" % (node.name, index))
+                if index < len(node.inputs):
+                    out.add(graph.resolve(node.inputs[index]))
+        out.update(name + ":0" for name in loop.absorbed if graph.nodes[name].op == "TensorListFromTensor")
+    return out
+
+
+def _act(attrs, x):
+    if attrs is None:
+        return x
+    kind = attrs["function"]
+    if kind == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-x))
+    if kind == "tanh":
+        return np.tanh(x)
+    if kind == "relu":
+        return np.maximum(x, 0.0)
+    return np.clip(attrs["slope"] * x + attrs["offset"], 0.0, 1.0)
+
+
+def run_cell(op, attrs, arrays, x):
+    """The manifest node's computation in float64 (Keras' equations): every step's h, (N, T, U)."""
+    kernel, rec = arrays["kernel"].astype(np.float64), arrays["recurrent_kernel"].astype(np.float64)
+    units = rec.shape[0]
+    bias = arrays.get("bias")
+    bias = np.zeros(kernel.shape[1:], np.float64) if bias is None else bias.astype(np.float64)
+    act, gate = attrs["cell_activation"], attrs.get("recurrent_activation")
+    steps = x[:, ::-1] if attrs["go_backwards"] else x
+    h = np.zeros((x.shape[0], units))
+    c = np.zeros_like(h)
+    out = []
+    for t in range(steps.shape[1]):
+        xt = steps[:, t].astype(np.float64)
+        if op == "simple_rnn":
+            h = _act(act, xt @ kernel + bias + h @ rec)
+        elif op == "lstm":
+            z = xt @ kernel + h @ rec + bias
+            i, f, g, o = (z[:, k * units:(k + 1) * units] for k in range(4))
+            c = _act(gate, f) * c + _act(gate, i) * _act(act, g)
+            h = _act(gate, o) * _act(act, c)
+        elif attrs["reset_after"]:
+            inner = xt @ kernel + (bias[0] if bias.ndim == 2 else 0.0)
+            recur = h @ rec + (bias[1] if bias.ndim == 2 else 0.0)
+            z = _act(gate, inner[:, :units] + recur[:, :units])
+            r = _act(gate, inner[:, units:2 * units] + recur[:, units:2 * units])
+            hh = _act(act, inner[:, 2 * units:] + r * recur[:, 2 * units:])
+            h = z * h + (1.0 - z) * hh
+        else:
+            inner = xt @ kernel + bias
+            z = _act(gate, inner[:, :units] + h @ rec[:, :units])
+            r = _act(gate, inner[:, units:2 * units] + h @ rec[:, units:2 * units])
+            hh = _act(act, inner[:, 2 * units:] + (r * h) @ rec[:, 2 * units:])
+            h = z * h + (1.0 - z) * hh
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
+def _candidates(states, weights, channels):
+    """(op, structural attrs, arrays) for every reading of the captured weights that fits their shapes."""
+    units = states[0].shape[-1]
+    kinds = [("lstm", 4)] if len(states) == 2 else [("gru", 3), ("simple_rnn", 1)]
+    for (op, gates), order in itertools.product(kinds, itertools.permutations(range(len(weights)))):
+        width = gates * units
+        mats = [weights[i] for i in order]
+        if len(mats) not in (2, 3) or mats[0].shape != (channels, width) or mats[1].shape != (units, width):
+            continue
+        arrays = {"kernel": mats[0], "recurrent_kernel": mats[1]}
+        if len(mats) == 3:
+            arrays["bias"] = mats[2]
+        bias_shape = mats[2].shape if len(mats) == 3 else None
+        if op == "gru":
+            for reset_after in (True, False):
+                if bias_shape in (None, (2, width) if reset_after else (width,)):
+                    yield op, {"reset_after": reset_after, "use_bias": bias_shape is not None}, arrays
+        elif bias_shape in (None, (width,)):
+            yield op, {"use_bias": bias_shape is not None}, arrays
+
+
+def cell_node(loop, graph, values):
+    """The manifest node of a recognised loop, confirmed against TF's values; Unsupported otherwise."""
+    node = loop.node
+    for perm in loop.perms:
+        if [int(p) for p in np.asarray(values[perm]).reshape(-1)] != [1, 0, 2]:
+            raise Unsupported(_why(node, "a transpose around it permutes %r, not time and batch"
+                                   % np.asarray(values[perm]).tolist()))
+    backwards = False
+    if loop.reverse_axis is not None:
+        if [int(a) for a in np.asarray(values[loop.reverse_axis]).reshape(-1)] not in ([0], [-3]):
+            raise Unsupported(_why(node, "it reverses its sequence along another axis than time"))
+        backwards = True
+    x = np.asarray(values[loop.x])
+    states = [np.asarray(values[t]) for t in loop.states]
+    weights = [np.asarray(values[t], np.float32) for t in loop.weights]
+    if x.ndim != 3 or any(s.ndim != 2 or s.shape[0] != x.shape[0] for s in states):
+        raise Unsupported(_why(node, "it reads %r with states %r; a sequence (N, T, C) and (N, units) states "
+                                     "are expected" % (x.shape, [s.shape for s in states])))
+    if len(states) > 2 or any(np.any(s) for s in states):
+        raise Unsupported(_why(node, "its %d initial states are not zeros" % len(states)))
+    expected = np.asarray(values[loop.output], np.float64)
+    scale = max(1.0, float(np.abs(expected).max()))
+    best = None
+    for op, attrs, arrays in _candidates(states, weights, x.shape[2]):
+        gates = ACTIVATIONS if op != "simple_rnn" else (None,)
+        for gate, act in itertools.product(gates, ACTIVATIONS):
+            full = dict(attrs, units=int(states[0].shape[1]), cell_activation=act, go_backwards=backwards,
+                        return_sequences=not loop.last)
+            if op != "simple_rnn":
+                full["recurrent_activation"] = gate
+            with np.errstate(all="ignore"):     # a wrong candidate may overflow: it just does not match
+                seq = run_cell(op, full, arrays, x)
+            got = seq[:, -1] if loop.last else seq
+            if got.shape != expected.shape:
+                continue
+            err = float(np.abs(got - expected).max())
+            if err <= TOLERANCE * scale and (best is None or err < best[0]):
+                best = (err, op, full, arrays)
+    if best is None:
+        raise Unsupported(_why(node, "no LSTM, GRU or SimpleRNN cell with Keras' activations reproduces what "
+                                     "it computes (its outputs checked on the reference inputs)"))
+    _, op, attrs, arrays = best
+    return make_node(op, attrs, dict(arrays), inputs=[loop.x], output=loop.output, absorbed=loop.absorbed)
