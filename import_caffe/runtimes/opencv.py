@@ -1,17 +1,40 @@
 """OpenCV's dnn (cv2.dnn.readNetFromCaffe) as a --verify-with runtime: see runtimes/__init__.py for the
 contract. OpenCV addresses layers, not blobs: it outputs a layer's first top under the layer's name, and
 its Caffe importer names a Convolution / Deconvolution layer after its top, so a blob is asked for under
-the name of the last layer writing it (in-place layers hold its final value) when that is its first top."""
+the name of the last layer writing it (in-place layers hold its final value) when that is its first top.
+
+OpenCV is an optional dependency of the Caffe side: `make setup` (and docker/Dockerfile.caffe) install
+opencv-python-headless (registry.OPENCV_VERSION, the newest whose wheel supports Python 3.9 with numpy 1.19,
+as in Debian bullseye's Caffe) into OPENCV_DIR. Never needed for a plain import."""
+import os
 import re
+import sys
 
 import numpy as np
 
-from ..opencv_runtime import OPENCV_DIR, load_cv2
 from ..registry import OPENCV_VERSION
 
 NAME = "opencv"
 TARGET = "opencv"
+OPENCV_DIR = "/opt/tf2caffe-opencv"
 _RENAMED_TO_TOP = ("Convolution", "Deconvolution")
+
+
+def load_cv2():
+    """The cv2 module (ImportError naming what to install when it is missing)."""
+    try:
+        import cv2
+        return cv2
+    except ImportError:
+        pass
+    if os.path.isdir(OPENCV_DIR) and OPENCV_DIR not in sys.path:
+        sys.path.append(OPENCV_DIR)
+    try:
+        import cv2
+    except ImportError as exc:
+        raise ImportError("OpenCV (opencv-python-headless %s) is not installed here (%s); make setup installs it into "
+                          "%s of the Caffe root filesystem" % (OPENCV_VERSION, exc, OPENCV_DIR))
+    return cv2
 
 
 def describe():

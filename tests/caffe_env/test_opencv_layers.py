@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 caffe = pytest.importorskip("caffe")
-from import_caffe.opencv_runtime import load_cv2    # noqa: E402
+from import_caffe.runtimes.opencv import load_cv2    # noqa: E402
 from import_caffe.registry import (CAFFE_1_0_LAYERS, OPENCV_EXCLUDED, OPENCV_PARAMS,   # noqa: E402
                                    RUNTIME_TARGETS, Target)
 from import_caffe.plan import CaffeLayer   # noqa: E402

@@ -1,9 +1,9 @@
-"""Acceptance of --target opencv (issue 16): the keras.applications nets (weights=None, randomised, small
-inputs) and the digits demo convert for OpenCV's dnn, pass the Caffe parity check, load in
-cv2.dnn.readNetFromCaffe and agree with Caffe within 1e-4 relative on every layer OpenCV outputs by name
-and on the outputs, with no helper blob among OpenCV's network outputs. A model using a layer OpenCV
-cannot run is refused for the target by name (status 4)."""
-import json
+"""Acceptance of --target opencv --verify-with opencv (issue 16): the keras.applications nets (weights=None,
+randomised, small inputs) and the digits demo convert for OpenCV's dnn, pass the Caffe parity check, and
+the import itself runs the written files in cv2.dnn.readNetFromCaffe: every blob OpenCV outputs by name
+agrees with Caffe's and the outputs with TF's within 1e-4 relative (report.json's runtimes section), with
+no helper blob among OpenCV's network outputs. A model using a layer OpenCV cannot run is refused for the
+target by name (status 4)."""
 import os
 import subprocess
 
@@ -33,33 +33,37 @@ def _export(model, tmp_path):
     return bundle
 
 
-def _opencv(result):
+def _unconnected(result):
+    """OpenCV's network outputs (layers whose output nothing reads) of the written net."""
     files = result.report["files"]
     proto, weights = (os.path.join(result.out, files[k]) for k in ("prototxt", "weights"))
-    proc = subprocess.run([CAFFE_RUN, "--bind", os.path.dirname(result.bundle), "--bind", result.out, "env",
-                           "GLOG_minloglevel=2", "python3", "-m", "import_caffe.opencv_check", proto, weights,
-                           result.bundle], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=900)
+    code = ("import sys; from import_caffe.runtimes.opencv import load_cv2; "
+            "net = load_cv2().dnn.readNetFromCaffe(sys.argv[1], sys.argv[2]); "
+            "print('\\n'.join(net.getUnconnectedOutLayersNames()))")
+    proc = subprocess.run([CAFFE_RUN, "--bind", result.out, "python3", "-c", code, proto, weights], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return proc.stdout.split()
 
 
 def _check(model, tmp_path, name):
     bundle = _export(model, tmp_path)
-    result = import_bundle(bundle, os.path.join(str(tmp_path), "caffe"), "--target", "opencv")
+    result = import_bundle(bundle, os.path.join(str(tmp_path), "caffe"), "--target", "opencv",
+                           "--verify-with", "opencv")
     report = assert_parity(result)
     assert report["target"] == "opencv"
     types = set(l.split('"')[1] for l in open(os.path.join(result.out, report["files"]["prototxt"]))
                 if l.strip().startswith("type:"))
     assert not types & {"Clip", "Silence", "Bias", "Tile", "Threshold", "Reduction"}, types
-    got = _opencv(result)
-    print("%s: OpenCV vs Caffe: %d layers, max rel %.2e; outputs %s; OpenCV vs TF outputs %s" % (
-        name, got["layers"], got["max_rel"], ", ".join("%.2e" % v for v in got["outputs"].values()),
-        ", ".join("%.2e" % v for v in got["tf_outputs"].values())))
-    assert got["layers"] > 0 and got["max_rel"] <= OPENCV_REL
-    assert all(v is not None and v <= OPENCV_REL for v in got["outputs"].values()), got
-    assert got["tf_outputs"] and all(v <= OPENCV_REL for v in got["tf_outputs"].values()), got
-    assert len(got["unconnected"]) == len(got["net_outputs"]), got      # no dangling helper blob
+    got = report["runtimes"][0]
+    print("%s: OpenCV vs Caffe: %d blobs, worst %.2e; OpenCV vs TF outputs %s" % (
+        name, got["blobs_compared"], got["worst"]["max_rel"],
+        ", ".join("%.2e" % o["vs_tf_rel"] for o in got["outputs"])))
+    assert got["name"] == "opencv" and got["status"] == "ok", got
+    assert got["blobs_compared"] > 0 and got["worst"]["max_rel"] <= OPENCV_REL, got
+    assert got["outputs"] and all(o["vs_tf_rel"] <= OPENCV_REL and o["vs_caffe_rel"] <= OPENCV_REL
+                                  for o in got["outputs"]), got
+    assert len(_unconnected(result)) == len(got["outputs"]), got      # no dangling helper blob
 
 
 @pytest.mark.parametrize("name", sorted(APPLICATIONS))
