@@ -94,37 +94,54 @@ def last_step(b, role, blob, length, width, top, name=None):
     return b.reshape(role, last, [-1, width], top=top, name=name)
 
 
-def caffe_lstm(b, role, x, length, channels, units, kernel, recurrent, bias, states):
+def caffe_lstm(b, role, x, length, channels, units, kernel, recurrent, bias, states, init=None):
     """Caffe's LSTM on x (T, N, C), gates reordered from Keras' i, f, c, o to Caffe's i, f, o, g, the bias
-    on the input transform as in Keras. The continuation blob (T, N) is 0 at t = 0 and 1 after: ones from
-    an InnerProduct, scaled per step by a Scale blob (0, 1, ..., 1). With states, expose_hidden gives
-    h_T and c_T (the initial states it then reads are zeros, and cut off by the continuation anyway).
-    Returns (all h (T, N, U), [h_T, c_T] as (1, N, U) or [])."""
+    on the input transform as in Keras. Without initial states the continuation blob (T, N) is 0 at t = 0
+    and 1 after (ones from an InnerProduct, scaled per step by a Scale blob (0, 1, ..., 1)): Caffe then
+    multiplies h_0 and c_0 by 0. With initial states `init` ([h_0, c_0] as (N, U) blobs) it is 1 at every
+    step and expose_hidden reads them as its bottoms h_0, c_0 (1, N, U). expose_hidden also gives h_T and
+    c_T as tops: the final states with `states` (zeros for the initial states it then reads without
+    `init`), else sent to Silence. Returns (all h (T, N, U), [h_T, c_T] as (1, N, U) or [])."""
     order = np.concatenate([np.arange(g * units, (g + 1) * units) for g in (0, 1, 3, 2)])
     w_x = np.ascontiguousarray(np.asarray(kernel, np.float32)[:, order].T)
     w_h = np.ascontiguousarray(np.asarray(recurrent, np.float32)[:, order].T)
     b_x = np.zeros(4 * units, np.float32) if bias is None else np.asarray(bias, np.float32)[order]
-    ones = b.constant(role + "_ones", x, channels, 1, 1.0)
-    starts = np.ones(length, np.float32)
-    starts[0] = 0.0
-    cont = b.add(role + "_cont_steps", "Scale", [ones], {"scale_param": {"axis": 0, "num_axes": 1, "bias_term": False}},
-                 [starts])
+    cont = b.constant(role + "_ones", x, channels, 1, 1.0)
+    if not init:
+        starts = np.ones(length, np.float32)
+        starts[0] = 0.0
+        param = {"scale_param": {"axis": 0, "num_axes": 1, "bias_term": False}}
+        cont = b.add(role + "_cont_steps", "Scale", [cont], param, [starts])
     cont = b.reshape(role + "_cont", cont, [0, -1])
     bottoms, tops = [x, cont], [b.names.sub(role)]
     param = {"num_output": units}
-    if states:
-        layers, first = crop_axis(b.names.sub(role + "_first"), x, b.names.sub(role + "_first"), 0, 0, 1, length)
-        b.layers += layers
-        bottoms += [b.constant(role + "_h0", first, channels, units, 0), b.constant(role + "_c0", first, channels, units, 0)]
+    if states or init:
+        bottoms += initial_states(b, role, x, length, channels, units, 2, init)
         tops += [b.names.sub(role + "_hT"), b.names.sub(role + "_cT")]
         param["expose_hidden"] = True
     out = b.add(role, "LSTM", bottoms, {"recurrent_param": param}, [w_x, b_x, w_h], tops=tops)
-    return (out[0], out[1:]) if states else (out, [])
+    if not (states or init):
+        return out, []
+    if not states:
+        b.add(role + "_final_unused", "Silence", out[1:], tops=[])
+    return out[0], (out[1:] if states else [])
 
 
-def unrolled(b, role, op, attrs, x, length, channels, kernel, recurrent, bias, reverse):
+def initial_states(b, role, x, length, channels, units, count, init=None):
+    """`count` initial states (1, N, U) for x (T, N, C): the given (N, U) blobs viewed so, else zeros
+    (an InnerProduct of zero weights on step 0)."""
+    names = ("h0", "c0")[:count]
+    if init:
+        return [b.reshape(role + "_" + n, blob, [1, -1, units]) for n, blob in zip(names, init)]
+    layers, first = crop_axis(b.names.sub(role + "_first"), x, b.names.sub(role + "_first"), 0, 0, 1, length)
+    b.layers += layers
+    return [b.constant(role + "_" + n, first, channels, units, 0) for n in names]
+
+
+def unrolled(b, role, op, attrs, x, length, channels, kernel, recurrent, bias, reverse, init=None):
     """The cell `op` unrolled over the steps of x (T, N, C) (read from the end if reverse): the input
-    product of every step at once (one InnerProduct), then each step's recurrent product and gates.
+    product of every step at once (one InnerProduct), then each step's recurrent product and gates, from
+    the initial states `init` ([h (, c)] as (N, U) blobs) or zeros.
     Returns ([h of each step in processing order, (1, N, U)], [final h (and c)])."""
     units = attrs["units"]
     bias = None if bias is None else np.asarray(bias, np.float32)
@@ -135,8 +152,12 @@ def unrolled(b, role, op, attrs, x, length, channels, kernel, recurrent, bias, r
     pieces = b.slice(role + "_x_steps", projected, 0, length)
     if reverse:
         pieces = list(reversed(pieces))
-    h = b.constant(role + "_h0", pieces[0], kernel.shape[1], units, 0)
-    c = b.constant(role + "_c0", pieces[0], kernel.shape[1], units, 0) if op == "lstm" else None
+    if init:
+        h = b.reshape(role + "_h0", init[0], [1, -1, units])
+        c = b.reshape(role + "_c0", init[1], [1, -1, units]) if op == "lstm" else None
+    else:
+        h = b.constant(role + "_h0", pieces[0], kernel.shape[1], units, 0)
+        c = b.constant(role + "_c0", pieces[0], kernel.shape[1], units, 0) if op == "lstm" else None
     outputs = []
     for t, p in enumerate(pieces):
         r = "%s_t%d" % (role, t)

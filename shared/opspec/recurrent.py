@@ -1,13 +1,22 @@
 """Recurrent layers over sequences (L, C): lstm, gru, simple_rnn. One node is one Keras layer, or one
 Bidirectional wrapper of one (direction "bidirectional": the backward layer's arrays are carried too,
 and the two outputs merged by merge_mode). Kernels are Keras' own: kernel (C, G * units), recurrent_kernel
-(units, G * units), gates in Keras' order (LSTM i, f, c, o; GRU z, r, h), G the number of gates."""
+(units, G * units), gates in Keras' order (LSTM i, f, c, o; GRU z, r, h), G the number of gates.
+
+Inputs: the sequence alone (zero initial states), or the sequence and then its initial states, vectors
+(units,): h (and c, for an LSTM) of the forward layer, then the backward layer's when bidirectional
+(Keras' own order). Nothing else is an input: the arity is 1 or 1 + state_inputs(op, attrs)."""
 from . import Array, declare
 from .activation import ACTIVATION
 from .fields import Bool, Enum, Int
 
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 STATES = {"lstm": 2, "gru": 1, "simple_rnn": 1}      # return_state adds h (and c) per direction
+
+
+def state_inputs(op, attrs):
+    """How many initial states a node of `op` reads when they are given (h, and c for an LSTM, per direction)."""
+    return STATES[op] * (2 if attrs["direction"] == "bidirectional" else 1)
 
 
 def _bidirectional(attrs):
@@ -28,6 +37,14 @@ def _rule(op):
         units, attrs = ctx.attrs["units"], ctx.attrs
         width = GATES[op] * units
         two = _bidirectional(attrs)
+        given, wanted = len(ctx.ins) - 1, state_inputs(op, attrs)
+        if given not in (0, wanted):
+            ctx.fail("inputs", "op %r takes the sequence alone or with its %d initial states (h%s per direction), "
+                     "found %d inputs" % (op, wanted, ", c" if op == "lstm" else "", given + 1))
+        for index in range(1, given + 1):
+            if ctx.rank(index, 1) != (units,):
+                ctx.fail("inputs[%d]" % index, "an initial state has shape (%d,) (units), found %r"
+                         % (units, ctx.ins[index]))
         for prefix in ("", "backward_") if two else ("",):
             ctx.array(prefix + "kernel", [channels, width])
             ctx.array(prefix + "recurrent_kernel", [units, width])
@@ -75,9 +92,12 @@ def _arrays(op):
     }
 
 
-declare("lstm", "recurrent", attrs=_attrs("lstm"), arrays=_arrays("lstm"), rule=_rule("lstm"),
-        doc="LSTM, gates i, f, c, o; outputs: the sequence or last step, then h, c with return_state")
-declare("gru", "recurrent", attrs=_attrs("gru"), arrays=_arrays("gru"), rule=_rule("gru"),
-        doc="GRU, gates z, r, h; reset_after applies the reset gate after the recurrent product")
-declare("simple_rnn", "recurrent", attrs=_attrs("simple_rnn"), arrays=_arrays("simple_rnn"), rule=_rule("simple_rnn"),
-        doc="h = activation(x kernel + h recurrent_kernel + bias)")
+def _declare(op, doc):
+    declare(op, "recurrent", inputs=(1, 1 + 2 * STATES[op]), attrs=_attrs(op), arrays=_arrays(op), rule=_rule(op),
+            doc="%s; inputs: the sequence, then its initial states when given (%s per direction)"
+            % (doc, "h, c" if op == "lstm" else "h"))
+
+
+_declare("lstm", "LSTM, gates i, f, c, o; outputs: the sequence or last step, then h, c with return_state")
+_declare("gru", "GRU, gates z, r, h; reset_after applies the reset gate after the recurrent product")
+_declare("simple_rnn", "h = activation(x kernel + h recurrent_kernel + bias)")

@@ -1,7 +1,8 @@
 """Recurrent layers end to end (issue 14), 64-step sequences, random non-trivial weights: LSTM through
 Caffe's LSTM (sigmoid / tanh) or unrolled (other activations), GRU (reset_after both ways, a Keras 2 .h5
 with hard_sigmoid gates), SimpleRNN, Bidirectional (every merge mode), return_sequences, return_state,
-go_backwards; the acceptance models of the issue; Masking and a used mask_zero refused by name."""
+go_backwards; the acceptance models of the issue; Masking and a used mask_zero refused by name (initial
+states: test_recurrent_states.py)."""
 import os
 
 import keras
@@ -171,16 +172,3 @@ def test_mask_zero_into_an_lstm_is_refused_by_name(tmp_path):
     with pytest.raises(UnsupportedError) as info:
         export(path, str(tmp_path / "b.npz"))
     assert "mask_zero" in str(info.value) and "(first: embed)" in str(info.value)
-
-
-def test_stateful_and_initial_states_are_refused(tmp_path):
-    from export_tf.exporter import export
-    from shared.errors import UnsupportedError
-    inp = keras.Input((6, 3), name="sequence")
-    h0 = keras.Input((4,), name="h0")
-    out = layers.GRU(4, name="gru_init")(inp, initial_state=h0)
-    path = str(tmp_path / "m.keras")
-    keras.Model([inp, h0], out).save(path)
-    with pytest.raises(UnsupportedError) as info:
-        export(path, str(tmp_path / "b.npz"))
-    assert "initial states" in str(info.value)

@@ -220,7 +220,7 @@ def one(shape_fn, attrs_fn=lambda rng: {}, arrays_fn=lambda rng, shape: {}):
 
 def recurrent(op):
     """A random recurrent node: forward or bidirectional, every output setting but return_state (one
-    output here)."""
+    output here), with or without its initial states as inputs (h, and c for an LSTM, per direction)."""
     gates = {"lstm": 4, "gru": 3, "simple_rnn": 1}[op]
 
     def build(rng):
@@ -242,7 +242,8 @@ def recurrent(op):
             arrays[prefix + "recurrent_kernel"] = [units, gates * units]
             if attrs["use_bias"]:
                 arrays[prefix + "bias"] = bias
-        return [[length, c]], attrs, arrays
+        states = (2 if op == "lstm" else 1) * (2 if attrs["direction"] == "bidirectional" else 1)
+        return [[length, c]] + [[units]] * (states if rng.random() < 0.4 else 0), attrs, arrays
     return build
 
 
@@ -396,6 +397,20 @@ def test_a_wrong_arity_is_malformed(op):
         wrong = ins + [ins[0]]
     with pytest.raises(BundleError, match=r"nodes\[0\].inputs"):
         opspec.check_node(node, wrong, None, dict((r, arrays[k].shape) for r, k in node["arrays"].items()), "nodes[0]")
+
+
+@pytest.mark.parametrize("op", ["lstm", "gru", "simple_rnn"])
+def test_a_recurrent_node_missing_an_initial_state_or_given_a_misshapen_one_is_malformed(op):
+    from shared.opspec.recurrent import state_inputs
+    node, tensors, arrays = example(op, 0)
+    shapes = dict((r, arrays[k].shape) for r, k in node["arrays"].items())
+    sequence, units = tensors[node["inputs"][0]], node["attrs"]["units"]
+    count = state_inputs(op, node["attrs"])
+    partial = count - 1 if count > 1 else count + 1      # some states, not all (or one too many)
+    for ins, field in (([sequence] + [[units]] * partial, r"nodes\[0\].inputs'"),
+                       ([sequence] + [[units + 1]] * count, r"nodes\[0\].inputs\[1\]'")):
+        with pytest.raises(BundleError, match=field):
+            opspec.check_node(node, ins, None, shapes, "nodes[0]")
 
 
 ARRAYS = [(op, role) for op in BUILTIN for role in sorted(example(op, 0)[0]["arrays"])]
