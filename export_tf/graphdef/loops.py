@@ -49,6 +49,26 @@ class Loop(object):
         self.absorbed = absorbed        # op names the node replaces (the list plumbing)
         self.states = states            # tensors of the initial states (must be zeros)
         self.weights = weights          # tensors of the captured float inputs
+        self.loops = [self]
+
+    def lower(self, graph, values):
+        return cell_node(self, graph, values)
+
+
+class Pair(object):
+    """A Keras Bidirectional layer: a forward and a go_backwards loop over one sequence whose outputs one
+    op merges (ConcatV2 on the last axis: concat, AddV2: sum, Mul: mul), the backward sequence re-reversed
+    (ReverseV2 on time) first. Lowered at the merge op as one bidirectional node."""
+
+    def __init__(self, forward, backward, merge, mode, reverse_axis, absorbed):
+        self.forward, self.backward, self.merge, self.mode = forward, backward, merge, mode
+        self.reverse_axis = reverse_axis    # tensor of the re-reversal's axis (sequences), or None
+        self.x = forward.x
+        self.absorbed = absorbed
+        self.loops = [forward, backward]
+
+    def lower(self, graph, values):
+        return pair_node(self, graph, values)
 
 
 def _why(node, text):
@@ -74,7 +94,37 @@ def find_loops(graph):
                 found[name] = _structure(graph, node)
             except Unsupported as exc:
                 refused[name] = str(exc)
-    return found, refused
+    return _pairs(graph, found), refused
+
+
+_MERGES = {"ConcatV2": "concat", "AddV2": "sum", "Add": "sum", "Mul": "mul"}
+
+
+def _pairs(graph, loops):
+    """{anchor op: Loop or Pair}: the loops a Bidirectional merges, paired at their merge op."""
+    by_output = dict((loop.output, loop) for loop in loops.values())
+    out = dict(loops)
+    for backward in loops.values():
+        if backward.reverse_axis is None:
+            continue
+        tensor, reverse_axis, extra = backward.output, None, []
+        users = set(n for n, _ in graph.consumers.get(tensor, []))
+        if len(users) == 1 and not backward.last and graph.nodes[list(users)[0]].op == "ReverseV2":
+            reverse = graph.nodes[list(users)[0]]
+            tensor, reverse_axis, extra = reverse.name + ":0", graph.resolve(reverse.inputs[1]), [reverse.name]
+            users = set(n for n, _ in graph.consumers.get(tensor, []))
+        if len(users) != 1 or not _only_reader(graph, backward.output, list(users)[0] if not extra else extra[0]):
+            continue
+        merge = graph.nodes[list(users)[0]]
+        data = [graph.resolve(t) for t in merge.inputs if graph.is_data(graph.resolve(t))]
+        forward = by_output.get(data[0]) if len(data) == 2 and data[1] == tensor else None
+        if merge.op not in _MERGES or forward is None or forward.reverse_axis is not None or forward.x != backward.x \
+                or not _only_reader(graph, forward.output, merge.name) or forward.node.name not in out:
+            continue
+        del out[forward.node.name], out[backward.node.name]
+        absorbed = forward.absorbed + backward.absorbed + extra + [forward.node.name, backward.node.name]
+        out[merge.name] = Pair(forward, backward, merge, _MERGES[merge.op], reverse_axis, absorbed)
+    return out
 
 
 def _structure(graph, node):
@@ -150,7 +200,7 @@ def _outputs(graph, node, perms, absorbed):
 def unfetchable(graph, loops):
     """Tensors the reference run must not fetch: the loops' lists and counters (variants, integers)."""
     out = set()
-    for loop in loops.values():
+    for loop in [one for found in loops.values() for one in found.loops]:
         node = loop.node
         for index, kind in enumerate(node.attr["T"].list.type):
             if kind != _FLOAT:
@@ -275,3 +325,23 @@ def cell_node(loop, graph, values):
                                      "it computes (its outputs checked on the reference inputs)"))
     _, op, attrs, arrays = best
     return make_node(op, attrs, dict(arrays), inputs=[loop.x], output=loop.output, absorbed=loop.absorbed)
+
+
+def pair_node(pair, graph, values):
+    """A Bidirectional's node: both loops confirmed (cell_node), one cell and setting, the merge checked."""
+    forward, backward = cell_node(pair.forward, graph, values), cell_node(pair.backward, graph, values)
+    back = dict(backward.attrs, go_backwards=not backward.attrs["go_backwards"])
+    if forward.op != backward.op or back != forward.attrs:
+        raise Unsupported(_why(pair.merge, "it merges a %s and a %s loop of other settings" % (forward.op, backward.op)))
+    if pair.reverse_axis is not None and \
+            [int(a) for a in np.asarray(values[pair.reverse_axis]).reshape(-1)] not in ([1], [-2]):
+        raise Unsupported(_why(pair.merge, "the backward sequence is reversed along another axis than time"))
+    if pair.mode == "concat":
+        rank = np.asarray(values[pair.merge.name + ":0"]).ndim
+        if int(np.asarray(values[graph.resolve(pair.merge.inputs[-1])]).reshape(-1)[0]) % rank != rank - 1:
+            raise Unsupported(_why(pair.merge, "it concatenates the two directions along another axis than the last"))
+    attrs = dict(forward.attrs, direction="bidirectional", merge_mode=pair.mode)
+    arrays = dict(forward.arrays)
+    arrays.update(("backward_" + role, value) for role, value in backward.arrays.items())
+    return make_node(forward.op, attrs, arrays, inputs=[pair.x], output=pair.merge.name + ":0",
+                     absorbed=pair.absorbed)

@@ -17,7 +17,6 @@ from shared.unsupported import format_unsupported
 from ..node import Unsupported, call_handler
 from ..registry import supported_ops, tf_op_handler as handler_for
 from .controlflow import REASON_ATTR
-from .loops import cell_node
 from .names import NameTable, clean_name, op_name
 from .view import OpView, channel_vector  # noqa: F401  (channel_vector: the handlers' and tests' import)
 
@@ -98,11 +97,11 @@ def lower_graph(graph, values, where, loops=None):
 
 
 def _loop_handler(loop, graph, values):
-    """A recognised loop's handler: its cell's node, confirmed on TF's values (loops.py)."""
+    """A recognised loop's (or Bidirectional pair's) handler: its node, confirmed on TF's values (loops.py)."""
     def handler(view):
-        return cell_node(loop, graph, values)
-    handler.__name__ = handler.__qualname__ = "cell_node"
-    handler.__module__ = cell_node.__module__
+        return loop.lower(graph, values)
+    handler.__name__ = handler.__qualname__ = "lower"
+    handler.__module__ = "export_tf.graphdef.loops"
     return handler
 
 
