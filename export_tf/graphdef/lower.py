@@ -78,6 +78,7 @@ def lower_graph(graph, values, where, loops=None):
             _check_tensors(reads, view.values, produced, batch)
             result = call_handler(handler, view, "%s %r" % (node.op, name))
             result.inputs = view.data_inputs() if result.inputs is None else result.inputs
+            _check_tensors(result.inputs, view.values, produced, batch)    # a recognised pattern's other inputs
             result.outputs = result.outputs or [view.output]
             _check_shape(result.outputs[0], values, batch)
         except Unsupported as exc:
@@ -118,8 +119,8 @@ def _check_shape(tensor, values, batch):
     if value.ndim == 0 or value.shape[0] != batch:
         raise Unsupported("tensor %s of shape %r does not keep the batch of %d in front"
                           % (tensor, tuple(value.shape), batch))
-    if value.ndim not in (2, 4):
-        raise Unsupported("tensor %s of shape %r: only (N, C) and (N, H, W, C) tensors are supported"
+    if value.ndim not in (2, 3, 4):
+        raise Unsupported("tensor %s of shape %r: only (N, C), (N, L, C) and (N, H, W, C) tensors are supported"
                           % (tensor, tuple(value.shape)))
     if value.dtype != np.float32:
         raise Unsupported("tensor %s is %s; only float32 tensors are supported" % (tensor, value.dtype))

@@ -1,7 +1,8 @@
 """Activations. Keras: Activation (every named Keras activation the importer lowers), ReLU (slope, max
 value, threshold), LeakyReLU, ThresholdedReLU (Keras 2), ELU, PReLU (any shared_axes), Softmax (any axes
 but the batch), and the `activation` argument of other layers (activation_attr). TF ops: Relu, Relu6,
-LeakyRelu, Elu, Selu, Sigmoid, Tanh, Softplus, Softsign, Exp, Softmax.
+LeakyRelu, Elu, Selu, Sigmoid, Tanh, Softplus, Softsign, Exp, Softmax, and tf.nn.gelu's arithmetic (graph_gelu:
+from its first op, a Mul, Neg or Pow; Erfc and Pow only there).
 
 The canonical attributes of each activation, every constant written out, are declared once here (FIXED)
 and written by both readers."""
@@ -154,3 +155,79 @@ def tf_activation(view):
 @tf_op("LeakyRelu")
 def tf_leaky_relu(view):
     return make_node("activation", relu_attrs(view.attr("alpha", 0.2)), inputs=[view.data_input(0)])
+
+
+# --------------------------------------------------------------------- GELU from its TF ops
+# tf.nn.gelu (Keras' gelu on the TF backend) writes arithmetic, no Gelu op: exact, 0.5 x erfc(-x / sqrt 2);
+# approximate, 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). Patterns: (op, operands...), "x" the
+# input, a float a scalar constant; Mul and Add operands in either order.
+GELU_PATTERNS = (
+    (False, ("Mul", ("Mul", 0.5, "x"), ("Erfc", ("Mul", ("Neg", "x"), 0.7071067811865476)))),
+    (True, ("Mul", ("Mul", 0.5, "x"), ("AddV2", 1.0, ("Tanh", ("Mul", 0.7978845608028654, (
+        "AddV2", "x", ("Mul", 0.044715, ("Pow", "x", 3.0)))))))),
+)
+_COMMUTATIVE = ("Mul", "Add", "AddV2")
+
+
+def _match(view, tensor, pattern, src, members):
+    """Whether `tensor` computes `pattern` of `src`; the ops matched are added to members."""
+    graph = view.graph
+    if pattern == "x":
+        return tensor == src
+    if isinstance(pattern, float):
+        if graph.is_data(tensor):
+            return False
+        value = view.values[tensor]
+        return value.size == 1 and abs(float(value.reshape(-1)[0]) - pattern) <= 1e-6 * abs(pattern)
+    node = graph.nodes.get(tensor[:-2]) if tensor.endswith(":0") and graph.is_data(tensor) else None
+    kinds = ("Add", "AddV2") if pattern[0] == "AddV2" else (pattern[0],)
+    if node is None or node.op not in kinds or len(node.inputs) != len(pattern) - 1:
+        return False
+    ins = [graph.resolve(t) for t in node.inputs]
+    orders = [ins, ins[::-1]] if pattern[0] in _COMMUTATIVE else [ins]
+    for order in orders:
+        found = list(members)
+        if all(_match(view, t, p, src, found) for t, p in zip(order, pattern[1:])):
+            members[:] = found + [node.name]
+            return True
+    return False
+
+
+def graph_gelu(view, src):
+    """The gelu activation node (absorbing the rest) if `view`'s op, reading `src`, is the first op of
+    tf.nn.gelu's arithmetic (exact or approximate), else None."""
+    tensor = view.output
+    for _ in range(7):
+        for approximate, pattern in GELU_PATTERNS:
+            members = []
+            if _match(view, tensor, pattern, src, members) and view.name in members and \
+                    _internal(view, members, tensor):
+                return make_node("activation", {"function": "gelu", "approximate": approximate}, inputs=[src],
+                                 output=tensor, absorbed=[m for m in members if m != view.name])
+        found = view.single_consumer(tensor)
+        if found is None:
+            return None
+        tensor = found[0].name + ":0"
+    return None
+
+
+def _internal(view, members, out):
+    """Every matched op but the last is read by matched ops only, and none is a model output."""
+    inside = set(members)
+    for name in members:
+        t = name + ":0"
+        if t == out:
+            continue
+        if t in view.model_outputs or any(user not in inside for user, _ in view.graph.consumers.get(t, [])):
+            return False
+    return True
+
+
+@tf_op("Erfc", "Pow")
+def tf_gelu_part(view):
+    """Erfc and Pow are converted as parts of GELU only."""
+    node = graph_gelu(view, view.inputs[0])
+    if node is None:
+        raise Unsupported("%s is converted only as part of tf.nn.gelu's arithmetic (exact: 0.5 x erfc(-x / "
+                          "sqrt 2); approximate: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))))" % view.type)
+    return node

@@ -11,7 +11,9 @@ import numpy as np
 
 from ..layerview import TensorArg
 from ..node import Unsupported, make_node
-from ..registry import register
+from ..registry import register, tf_op
+from .dense import sequence_dense
+from .mha_graph import CONTEXT, SCORES, graph_multi_head_attention, is_einsum
 
 _MASKS = ("mask", "query_mask", "value_mask", "key_mask", "attention_mask")
 
@@ -153,3 +155,101 @@ def multi_head_attention(view):
         if use_bias:
             arrays[role + "_bias"] = view.weight(keras + "/bias")
     return make_node("multi_head_attention", attrs, arrays, select=select)
+
+
+# ------------------------------------------------------------------------------------------ TF ops
+# Products in a graph: BatchMatMulV2 and Einsum of two activations are the dot op; of an activation by a
+# constant matrix, a dense layer; the ops of Keras' MultiHeadAttention (three projections, the scores
+# einsum, its scale, Softmax, the weighted-sum einsum and the output projection) are recognised as one
+# multi_head_attention node from whichever projection comes first. An einsum that is none of these is
+# refused with its equation.
+
+def _letters(view):
+    """An Einsum's equation as ([operand letters], output letters); None if it has an ellipsis or not two
+    operands."""
+    equation = (view.attr("equation") or "").replace(" ", "")
+    if "..." in equation or "->" not in equation:
+        return None
+    ins, out = equation.split("->")
+    ins = ins.split(",")
+    return (ins, out) if len(ins) == 2 else None
+
+
+def _dot_axes(a, b, out):
+    """The dot op's axes for an einsum of two activations a, b (letters with the batch first) that contracts
+    one axis of each and keeps the rest in order (a's, then b's); None otherwise."""
+    if len(set(a)) != len(a) or len(set(b)) != len(b) or a[0] != b[0] or out[:1] != a[0]:
+        return None
+    shared = [c for c in a[1:] if c in b[1:]]
+    if len(shared) != 1 or shared[0] in out:
+        return None
+    k = shared[0]
+    if out != a[0] + a[1:].replace(k, "") + b[1:].replace(k, ""):
+        return None
+    return [a.index(k), b.index(k)]
+
+
+def _dot_node(inputs, axes):
+    return make_node("dot", {"axes": axes, "normalize": False, "epsilon": 1e-7}, inputs=inputs)
+
+
+@tf_op("BatchMatMulV2", "BatchMatMul")
+def tf_batch_matmul(view):
+    """x @ y of two sequences (N, A, K) @ (N, K, B) (adj_x / adj_y transpose them): a dot; a sequence by a
+    constant matrix: a dense layer, or a projection of MultiHeadAttention."""
+    a, b = view.inputs[:2]
+    if view.graph.is_data(a) and view.graph.is_data(b):
+        shapes = [view.shape(a), view.shape(b)]
+        if [len(s) for s in shapes] != [2, 2]:
+            raise Unsupported("a product of tensors of shapes %r (only sequences (L, C))" % (shapes,))
+        return _dot_node([a, b], [1 if view.attr("adj_x", False) else 2, 2 if view.attr("adj_y", False) else 1])
+    mha = graph_multi_head_attention(view)
+    if mha is not None:
+        return mha
+    return _sequence_by_constant(view, a, view.static(1), view.attr("adj_y", False))
+
+
+def _sequence_by_constant(view, src, kernel, transposed):
+    if view.attr("adj_x", False) or not view.graph.is_data(src):
+        raise Unsupported("a constant times the model's data (only the data times a constant matrix)")
+    kernel = np.asarray(kernel, np.float32)
+    kernel = kernel.reshape(kernel.shape[-2:]) if kernel.ndim == 3 and kernel.shape[0] == 1 else kernel
+    if kernel.ndim != 2 or len(view.shape(src)) != 2:
+        raise Unsupported("a tensor of shape %r times a constant of shape %r" % (view.shape(src), kernel.shape))
+    kernel = np.ascontiguousarray(kernel.T if transposed else kernel)
+    if kernel.shape[0] != view.shape(src)[-1]:
+        raise Unsupported("a tensor of shape %r times a %r matrix" % (view.shape(src), kernel.shape))
+    return sequence_dense(view, src, kernel, view.output, [])
+
+
+@tf_op("Einsum")
+def tf_einsum(view):
+    equation = view.attr("equation")
+    parsed = _letters(view)
+    ins = view.inputs
+    data = [view.graph.is_data(t) for t in ins]
+    if parsed is not None and all(data):
+        (a, b), out = parsed
+        axes = _dot_axes(a, b, out)
+        order = [0, 1]
+        if axes is None:
+            axes, order = _dot_axes(b, a, out), [1, 0]
+        if axes is not None and all(len(view.shape(ins[i])) in (1, 2) for i in order):
+            return _dot_node([ins[i] for i in order], axes)
+    if parsed is not None and data == [True, False]:
+        mha = graph_multi_head_attention(view)
+        if mha is not None:
+            return mha
+        (a, b), out = parsed
+        if len(b) == 2 and b[0] == a[-1] and b[1] not in a and out == a[:-1] + b[1] and len(set(a)) == len(a):
+            return _sequence_by_constant(view, ins[0], view.static(1), False)
+    if any(is_einsum(view.node, *pattern) for pattern in (SCORES, CONTEXT)):
+        raise Unsupported("einsum %r: MultiHeadAttention's, but the ops around it are not its plain pattern "
+                          "(three projections, the scores scaled by 1 / sqrt(key_dim), Softmax, the output "
+                          "projection); a mask, a gate or the scores as an output are not converted from a graph"
+                          % (equation,))
+    raise Unsupported("einsum %r is not recognised: only a product of two activations contracting one axis "
+                      "of each, an activation times a constant matrix on its last axis, and the einsums of "
+                      "Keras' MultiHeadAttention (with its projections, scale and softmax) are converted"
+                      % (equation,))
+

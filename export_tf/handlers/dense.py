@@ -4,7 +4,7 @@ MatMul of the model's data by a constant matrix, with a following bias add absor
 import numpy as np
 
 from ..layerview import LayerView
-from ..node import Unsupported
+from ..node import Unsupported, make_node
 from ..registry import register, tf_op
 from .activation import activation_attr
 from .common import absorbing_bias, layer_node
@@ -51,3 +51,75 @@ def tf_matmul(view):
         raise Unsupported("a (N, %s) input times a %r matrix" % (", ".join(map(str, shape)), kernel.shape))
     attrs = {"units": int(kernel.shape[1]), "use_bias": False, "activation": None}
     return absorbing_bias(view, "dense", attrs, {"kernel": kernel}, int(kernel.shape[1]), src)
+
+
+def constant_input(view, node, index):
+    """The folded value of `node`'s input `index` when it is a constant, else None."""
+    t = view.graph.resolve(node.inputs[index])
+    return None if view.graph.is_data(t) else np.asarray(view.values[t])
+
+
+def consumer(view, tensor, op_types, index=None):
+    """The single DATA op reading `tensor` (see OpView.single_consumer) if it is one of `op_types` and
+    reads it as input `index` (any, if None), else None."""
+    found = view.single_consumer(tensor)
+    if found is None or found[0].op not in op_types or (index is not None and found[1] != index):
+        return None
+    return found[0]
+
+
+def _flag(node, key):
+    return key in node.attr and bool(node.attr[key].b)
+
+
+def _matmul_kernel(view, node):
+    """A MatMul's constant right operand as an (in, out) float32 matrix, else None."""
+    if _flag(node, "transpose_a") or _flag(node, "adj_x"):
+        return None
+    kernel = constant_input(view, node, 1)
+    if kernel is None or kernel.ndim != 2:
+        return None
+    kernel = kernel.astype(np.float32)
+    if _flag(node, "transpose_b") or _flag(node, "adj_y"):
+        kernel = kernel.T
+    return np.ascontiguousarray(kernel)
+
+
+def sequence_dense(view, src, kernel, out, absorbed):
+    """A dense node on the last axis of `src` writing `out` (with a following per-channel bias add
+    absorbed too)."""
+    units = int(kernel.shape[1])
+    fused = view.absorb_channel_add(out, units)
+    attrs = {"units": units, "use_bias": fused is not None, "activation": None}
+    arrays = {"kernel": kernel}
+    if fused is not None:
+        arrays["bias"], out, name = fused
+        absorbed = list(absorbed) + [name]
+    return make_node("dense", attrs, arrays, inputs=[src], output=out, absorbed=absorbed)
+
+
+def tensordot_dense(view, src):
+    """tf.tensordot(x, kernel, [[rank - 1], [0]]) of a sequence x (N, L, C) by a constant matrix, as Keras'
+    Dense writes it on sequences: [an identity Transpose ->] Reshape to (N*L, C) -> MatMul -> Reshape to
+    (N, L, units). `view` is the op that starts it (the Transpose or the first Reshape), `src` x. Returns
+    the dense node absorbing the rest (and a following bias add), or None if the op starts no such chain."""
+    shape = view.shape(src)
+    if len(shape) != 2:
+        return None
+    batch, absorbed, flat = view.values[src].shape[0], [], view.output
+    if view.type == "Transpose":
+        reshape = consumer(view, flat, ("Reshape",))
+        if reshape is None:
+            return None
+        absorbed.append(reshape.name)
+        flat = reshape.name + ":0"
+    if view.values[flat].shape != (batch * shape[0], shape[1]):
+        return None
+    matmul = consumer(view, flat, ("MatMul",), 0)
+    kernel = None if matmul is None else _matmul_kernel(view, matmul)
+    if kernel is None or kernel.shape[0] != shape[1]:
+        return None
+    back = consumer(view, matmul.name + ":0", ("Reshape",))
+    if back is None or view.values[back.name + ":0"].shape != (batch, shape[0], kernel.shape[1]):
+        return None
+    return sequence_dense(view, src, kernel, back.name + ":0", absorbed + [matmul.name, back.name])

@@ -1,8 +1,10 @@
 """Normalisation. Keras: BatchNormalization (inference form), LayerNormalization, Normalization
-(preprocessing). TF ops: FusedBatchNorm, FusedBatchNormV2, FusedBatchNormV3 (inference form)."""
+(preprocessing). TF ops: FusedBatchNorm, FusedBatchNormV2, FusedBatchNormV3 (inference form), LRN, and
+LayerNormalization's arithmetic (Mean, SquaredDifference, Rsqrt, ...; graph_layer_norm, from pool.py's Mean)."""
 import numpy as np
 
 from ..node import Unsupported, make_node
+from ..graphdef.view import channel_vector
 from ..registry import register, tf_op
 
 
@@ -107,3 +109,108 @@ def tf_lrn(view):
     return make_node("lrn", {"depth_radius": int(view.attr("depth_radius", 5)), "bias": float(view.attr("bias", 1.0)),
                              "alpha": float(view.attr("alpha", 1.0)), "beta": float(view.attr("beta", 0.5))},
                      inputs=[src])
+
+
+# ------------------------------------------------------------- LayerNormalization from its TF ops
+
+def _users(view, tensor):
+    """{op type: node} of the DATA ops reading `tensor` (one each), or None if two share a type or it is a
+    model output."""
+    users = [view.graph.nodes[name] for name, _ in view.graph.consumers.get(tensor, [])]
+    if tensor in view.model_outputs or len(set(u.op for u in users)) != len(users):
+        return None
+    return dict((u.op, u) for u in users)
+
+
+def _only(view, tensor, ops):
+    """The one op reading `tensor` if it is one of `ops`, else None."""
+    users = _users(view, tensor)
+    if users is None or len(users) != 1 or list(users)[0] not in ops:
+        return None
+    return list(users.values())[0]
+
+
+def _operands(view, node):
+    return [view.graph.resolve(t) for t in node.inputs]
+
+
+def _constant(view, node, channels):
+    """The constant operand of a binary op as a (channels,) vector (a scalar repeated), else None."""
+    ins = _operands(view, node)
+    consts = [t for t in ins if not view.graph.is_data(t)]
+    if len(ins) != 2 or len(consts) != 1:
+        return None
+    return channel_vector(view.values[consts[0]], channels, len(view.shape(ins[0] if ins[1] == consts[0]
+                                                                             else ins[1])) + 1)
+
+
+def _last_axis_mean(view, node, src):
+    """Whether `node` is a Mean of `src` over its last axis keeping the dimension."""
+    if node is None or node.op != "Mean" or _operands(view, node)[0] != src or not node.attr["keep_dims"].b:
+        return False
+    axes = np.asarray(view.values[_operands(view, node)[1]]).reshape(-1)
+    rank = len(view.shape(src)) + 1
+    return [int(a) % rank for a in axes] == [rank - 1]
+
+
+_ADDS = ("Add", "AddV2")
+
+
+def graph_layer_norm(view):
+    """Keras' LayerNormalization over the last axis as its TF ops write it, from its first Mean:
+    mean = Mean(x), var = Mean(SquaredDifference(x, mean)), inv = Rsqrt(var + eps) [* gamma],
+    out = x * inv + (-mean * inv [+ beta]). The layer_norm node absorbing the rest, or None."""
+    src = _operands(view, view.node)[0]
+    if not _last_axis_mean(view, view.node, src):
+        return None
+    channels = view.shape(src)[-1]
+    mean_users = _users(view, view.output)
+    if mean_users is None or sorted(mean_users) != ["Neg", "SquaredDifference"]:
+        return None
+    sqd, neg = mean_users["SquaredDifference"], mean_users["Neg"]
+    if sorted(_operands(view, sqd)) != sorted([src, view.output]):
+        return None
+    var = _only(view, sqd.name + ":0", ("Mean",))
+    eps_add = var and _only(view, var.name + ":0", _ADDS)
+    eps = eps_add and _constant(view, eps_add, 1)
+    rsqrt = eps is not None and _last_axis_mean(view, var, sqd.name + ":0") and \
+        _only(view, eps_add.name + ":0", ("Rsqrt",))
+    if not rsqrt:
+        return None
+    members = [sqd.name, var.name, eps_add.name, rsqrt.name, neg.name]
+    inv, gamma = rsqrt, None
+    scale = _only(view, rsqrt.name + ":0", ("Mul",))
+    if scale is not None:
+        gamma = _constant(view, scale, channels)
+        if gamma is None:
+            return None
+        inv = scale
+        members.append(scale.name)
+    inv_users = [view.graph.nodes[n] for n, _ in view.graph.consumers.get(inv.name + ":0", [])]
+    shift = _only(view, neg.name + ":0", ("Mul",))
+    if shift is None or len(inv_users) != 2 or inv.name + ":0" in view.model_outputs or \
+            sorted(_operands(view, shift)) != sorted([neg.name + ":0", inv.name + ":0"]):
+        return None
+    mul = [u for u in inv_users if u.name != shift.name]
+    if not mul or mul[0].op != "Mul" or sorted(_operands(view, mul[0])) != sorted([src, inv.name + ":0"]):
+        return None
+    mul = mul[0]
+    members += [shift.name, mul.name]
+    offset, beta = shift, None
+    add = _only(view, shift.name + ":0", _ADDS)
+    if add is not None and _constant(view, add, channels) is not None:
+        beta = _constant(view, add, channels)
+        offset = add
+        members.append(add.name)
+        add = _only(view, add.name + ":0", _ADDS)
+    if add is None or sorted(_operands(view, add)) != sorted([mul.name + ":0", offset.name + ":0"]) or \
+            _only(view, mul.name + ":0", _ADDS) is None:
+        return None
+    members.append(add.name)
+    arrays = {}
+    if gamma is not None:
+        arrays["gamma"] = gamma
+    if beta is not None:
+        arrays["beta"] = beta
+    attrs = {"epsilon": float(eps[0]), "center": beta is not None, "scale": gamma is not None}
+    return make_node("layer_norm", attrs, arrays, inputs=[src], output=add.name + ":0", absorbed=members)

@@ -4,13 +4,14 @@ Mul, RealDiv, Neg, Maximum, Minimum.
 
 With a constant operand (a scalar or one value per channel) they are the rescale op, x * scale + offset
 (a TF Mul followed by an add of a constant is one rescale); between two tensors, the merge ops. TF's
-Maximum / Minimum with a scalar constant are relus."""
+Maximum / Minimum with a scalar constant are relus. A Mul or Neg that starts tf.nn.gelu's arithmetic is
+that gelu (activation.py's graph_gelu)."""
 import numpy as np
 
 from ..layerview import TENSOR
 from ..node import Unsupported, make_node
 from ..registry import register, tf_op
-from .activation import relu_attrs
+from .activation import graph_gelu, relu_attrs
 from .merge import check_broadcast, tf_merge
 from ..graphdef.view import channel_vector
 
@@ -113,6 +114,9 @@ def tf_arithmetic(view):
             raise Unsupported("dividing by a tensor that depends on the model's inputs")
         return tf_merge(view)
     src, first, value = split
+    gelu = graph_gelu(view, src) if view.type == "Mul" else None
+    if gelu is not None:
+        return gelu
     kind = _KINDS[view.type]
     if kind == "divide":
         value = np.asarray(value, dtype=np.float32)
@@ -126,7 +130,7 @@ def tf_arithmetic(view):
 
 @tf_op("Neg")
 def tf_neg(view):
-    return _rescale([-1.0], [0.0], view.data_input(0))
+    return graph_gelu(view, view.data_input(0)) or _rescale([-1.0], [0.0], view.data_input(0))
 
 
 @tf_op("Maximum", "Minimum")

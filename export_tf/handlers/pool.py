@@ -1,10 +1,12 @@
 """Pooling. Keras: MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D. TF ops:
-MaxPool, AvgPool, and Mean / Max over the spatial axes of an image (global pooling)."""
+MaxPool, AvgPool, and Mean / Max over the spatial axes of an image or the steps of a sequence (global pooling;
+a Mean that starts LayerNormalization's arithmetic is that layer norm, norm.py)."""
 import numpy as np
 
 from ..node import Unsupported, make_node
 from ..padding import resolve_pads
 from ..registry import register, tf_op
+from .norm import graph_layer_norm
 from .common import channels_last, pair, spatial_input
 
 
@@ -62,12 +64,22 @@ def tf_pool(view):
 
 @tf_op("Mean", "Max")
 def tf_reduce_spatial(view):
-    """Mean / Max over the spatial axes (1, 2) of an image: global pooling."""
+    """Mean / Max over the spatial axes (1, 2) of an image, or the steps (1) of a sequence: global pooling;
+    a Mean that starts Keras' LayerNormalization arithmetic: that layer norm (norm.py)."""
     src = view.data_input(0)
+    norm = graph_layer_norm(view) if view.type == "Mean" else None
+    if norm is not None:
+        return norm
+    keep = bool(view.attr("keep_dims", False))
+    if len(view.shape(src)) == 2:
+        steps = sorted(set(int(a) % 3 for a in np.asarray(view.static(1)).reshape(-1)))
+        if steps != [1]:
+            raise Unsupported("reduction over axes %r of a sequence (only the steps, axis 1)" % (steps,))
+        return make_node("global_pool1d", {"mode": "avg" if view.type == "Mean" else "max", "keepdims": keep},
+                         inputs=[src])
     view.image(src)
     axes = sorted(set(int(a) % 4 for a in np.asarray(view.static(1)).reshape(-1)))
     if axes != [1, 2]:
         raise Unsupported("reduction over axes %r (only the spatial axes 1 and 2 of an image)" % (axes,))
-    keep = bool(view.attr("keep_dims", False))
     return make_node("global_pool2d", {"mode": "avg" if view.type == "Mean" else "max", "keepdims": keep},
                      inputs=[src])

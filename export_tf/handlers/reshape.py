@@ -1,11 +1,13 @@
 """Shape changes. Keras: Flatten, Reshape, Permute, ZeroPadding2D. TF ops: Reshape, Squeeze, ExpandDims
-(and the ExpandDims -> Tile -> Reshape that repeats rows, see resize.py), Pad / PadV2 (zeros, H and W
-only), Transpose keeping the batch first."""
+(and the ExpandDims -> Tile -> Reshape that repeats rows, see resize.py; the Reshape -> MatMul -> Reshape of
+tf.tensordot on a sequence, a dense: see dense.py), Pad / PadV2 (zeros, H and W only), Transpose keeping the
+batch first."""
 import numpy as np
 
 from ..node import Unsupported, make_node
 from ..registry import register, tf_op
 from .common import channels_last, spatial_input
+from .dense import tensordot_dense
 from .resize import tf_repeat
 
 
@@ -46,6 +48,9 @@ def zero_padding2d(view):
 @tf_op("Reshape", "Squeeze", "ExpandDims")
 def tf_reshape(view):
     src = view.data_input(0)
+    dense = tensordot_dense(view, src) if view.type == "Reshape" else None
+    if dense is not None:
+        return dense
     if view.type == "ExpandDims":
         repeat = tf_repeat(view, src)
         if repeat is not None:
@@ -85,5 +90,5 @@ def tf_transpose(view):
     if sorted(perm) != list(range(rank)) or perm[0] != 0:
         raise Unsupported("permutation %r moves the batch axis" % (perm,))
     if perm == list(range(rank)):
-        return make_node("identity", {}, inputs=[src])
+        return tensordot_dense(view, src) or make_node("identity", {}, inputs=[src])
     return make_node("permute", {"dims": perm[1:]}, inputs=[src])

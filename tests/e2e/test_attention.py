@@ -163,13 +163,18 @@ def test_stacked_lstm_language_model_with_attention_average(tmp_path):
     x = layers.LSTM(16, return_sequences=True, name="lstm1")(x)
     h = layers.LSTM(16, return_sequences=True, name="lstm2")(x)
     next_token = layers.Dense(30, activation="softmax", name="next_token")(h)
+    report, result = check(keras.Model(tokens, [next_token, attention_average_head(h)]), tmp_path)
+    assert "LSTM" in caffe_layer_types(result)
+
+
+def attention_average_head(h):
+    """The attention-weighted average of a sequence's steps (Dense(1) -> Softmax over time -> Dot), then a
+    4-way softmax (also built by test_savedmodel_attention.py)."""
     scores = layers.Dense(1, name="score")(h)                          # (64, 1)
     weights = layers.Softmax(axis=1, name="over_time")(scores)         # softmax over the 64 steps
     context = layers.Dot(axes=1, name="weighted_average")([weights, h])   # (1, 16)
     context = layers.Flatten(name="context")(context)
-    topic = layers.Dense(4, activation="softmax", name="topic")(context)
-    report, result = check(keras.Model(tokens, [next_token, topic]), tmp_path)
-    assert "LSTM" in caffe_layer_types(result)
+    return layers.Dense(4, activation="softmax", name="topic")(context)
 
 
 def _encoder_block(x, i, width):
@@ -180,14 +185,19 @@ def _encoder_block(x, i, width):
     return layers.LayerNormalization(epsilon=1e-6, name="norm%d_b" % i)(layers.Add(name="res%d_b" % i)([x, ff]))
 
 
-def test_two_block_transformer_encoder(tmp_path):
+def transformer_encoder():
+    """The two-block transformer encoder of the issue (also built by test_savedmodel_attention.py)."""
     inp = keras.Input((STEPS, 10), name="features")
     x = layers.Dense(16, name="embed")(inp)
     for i in range(2):
         x = _encoder_block(x, i, 16)
     pooled = layers.GlobalAveragePooling1D(name="pool")(x)
     out = layers.Dense(5, activation="softmax", name="classes")(pooled)
-    check(keras.Model(inp, out), tmp_path)
+    return keras.Model(inp, out)
+
+
+def test_two_block_transformer_encoder(tmp_path):
+    check(transformer_encoder(), tmp_path)
 
 
 # ------------------------------------------------------------------------------------- refusals

@@ -1,0 +1,113 @@
+"""Attention and the transformer encoder from SavedModels (issue 14): the graph front end recognises the ops
+Keras' layers write on the TF backend (tf.tensordot's Reshape -> MatMul -> Reshape, MultiHeadAttention's
+projections, einsums, scale and Softmax, LayerNormalization's moments arithmetic, tf.nn.gelu's Erfc or Tanh
+arithmetic, BatchMatMulV2 of two activations) and writes the manifest ops the Keras reader writes, compared
+on every tensor; an einsum it does not recognise, and MultiHeadAttention with a mask, are refused by name."""
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers
+
+from conftest import assert_parity, import_bundle
+from test_attention import STEPS, attention_average_head, randomize_attention, transformer_encoder
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    keras.utils.set_random_seed(0)
+
+
+def export_saved_model(model, tmp_path, writer="model_export"):
+    folder = str(tmp_path / "saved")
+    if writer == "model_export":
+        model.export(folder, verbose=False)
+    else:
+        tf.saved_model.save(model, folder)
+    return folder
+
+
+def convert_saved_model(folder, tmp_path):
+    """Export the SavedModel (in-process) and import it in Caffe; returns (ops by count, the Result)."""
+    from export_tf.exporter import export
+    bundle = str(tmp_path / "bundle.npz")
+    manifest = export(folder, bundle, batch=2, seed=0)
+    ops = {}
+    for node in manifest["nodes"]:
+        ops[node["op"]] = ops.get(node["op"], 0) + 1
+    return ops, import_bundle(bundle, str(tmp_path / "caffe"))
+
+
+def test_two_block_transformer_encoder_from_model_export(tmp_path):
+    """MultiHeadAttention (4 heads), LayerNormalization and the exact GELU feed-forward: one node each, as
+    from the .keras file."""
+    folder = export_saved_model(randomize_attention(transformer_encoder()), tmp_path)
+    ops, result = convert_saved_model(folder, tmp_path)
+    assert_parity(result)
+    assert ops["multi_head_attention"] == 2 and ops["layer_norm"] == 4, ops
+    assert ops["activation"] == 3 and ops["dense"] == 6 and ops["global_pool1d"] == 1, ops   # 2 gelu, 1 softmax
+    assert "rescale" not in ops and "dot" not in ops, ops
+
+
+@pytest.mark.parametrize("writer", ["model_export", "tf_saved_model_save"])
+def test_attention_weighted_average(tmp_path, writer):
+    """Conv1D -> Dense(1) -> Softmax over time -> Dot (a BatchMatMulV2 of two activations) -> Dense."""
+    features = keras.Input((STEPS, 6), name="features")
+    h = layers.Conv1D(16, 3, padding="same", name="conv")(features)
+    model = randomize_attention(keras.Model(features, attention_average_head(h)))
+    ops, result = convert_saved_model(export_saved_model(model, tmp_path, writer), tmp_path)
+    assert_parity(result)
+    assert ops["dot"] == 1 and ops["dense"] == 2, ops
+
+
+def test_attention_variants(tmp_path):
+    """Cross attention with its own key, value and output widths and no biases; LayerNormalization without
+    its scale, and without its offset; the approximate (tanh) GELU."""
+    q = keras.Input((STEPS, 12), name="q")
+    v = keras.Input((STEPS + 8, 6), name="v")
+    k = keras.Input((STEPS + 8, 5), name="k")
+    a = layers.MultiHeadAttention(4, 3, value_dim=2, output_shape=7, use_bias=False, name="mha")(q, v, key=k)
+    a = layers.LayerNormalization(scale=False, name="no_scale")(a)
+    b = layers.LayerNormalization(center=False, epsilon=1e-5, name="no_center")(q)
+    b = layers.Dense(8, name="ff")(b)
+    b = keras.ops.gelu(b, approximate=True)
+    model = randomize_attention(keras.Model([q, v, k], [a, b]))
+    ops, result = convert_saved_model(export_saved_model(model, tmp_path), tmp_path)
+    assert_parity(result)
+    assert ops["multi_head_attention"] == 1 and ops["layer_norm"] == 2 and ops["activation"] == 1, ops
+
+
+class _Einsum(tf.Module):
+    def __init__(self, equation):
+        super(_Einsum, self).__init__()
+        self.equation = equation
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 6], tf.float32), tf.TensorSpec([None, 5], tf.float32)])
+    def __call__(self, a, b):
+        return tf.einsum(self.equation, a, b)
+
+
+def test_unrecognised_einsum_is_refused_by_name(tmp_path):
+    from export_tf.exporter import export
+    from shared.errors import UnsupportedError
+    folder = str(tmp_path / "outer")
+    module = _Einsum("bi,bj->bij")          # an outer product: no contraction
+    tf.saved_model.save(module, folder, signatures=module.__call__.get_concrete_function())
+    with pytest.raises(UnsupportedError) as info:
+        export(folder, str(tmp_path / "b.npz"))
+    assert "Einsum [einsum 'bi,bj->bij' is not recognised" in str(info.value)
+    assert not os.path.exists(str(tmp_path / "b.npz"))
+
+
+def test_multi_head_attention_with_a_mask_is_refused_by_name(tmp_path):
+    from export_tf.exporter import export
+    from shared.errors import UnsupportedError
+    x = keras.Input((8, 8), name="x")
+    out = layers.MultiHeadAttention(2, 4, name="mha")(x, x, use_causal_mask=True)
+    folder = export_saved_model(keras.Model(x, out), tmp_path)
+    with pytest.raises(UnsupportedError) as info:
+        export(folder, str(tmp_path / "b.npz"))
+    assert "MultiHeadAttention's, but the ops around it are not its plain pattern" in str(info.value)
+    assert not os.path.exists(str(tmp_path / "b.npz"))
