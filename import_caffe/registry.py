@@ -81,11 +81,38 @@ OPENCV_PARAMS = {
     "MVN": ("mvn_param", {"normalize_variance": False},
             "OpenCV's MVN adds eps inside the square root, Caffe adds it to the standard deviation"),
 }
+# MNN: its Caffe converter (mnnconvert -f CAFFE) and session API, mnn 3.6.1 (MNN_VERSION; runtimes/mnn.py).
+# Tested with tests/caffe_env/test_mnn_layers.py like OpenCV's; MNN drops a Dropout (its top is its bottom).
+MNN_VERSION = "3.6.1"
+_MNN_CANNOT = "MNN's Caffe converter cannot convert it (mnnconvert -f CAFFE fails)"
+MNN_EXCLUDED = {
+    "BatchReindex": _MNN_CANNOT, "Clip": _MNN_CANNOT, "Filter": _MNN_CANNOT, "LSTM": _MNN_CANNOT,
+    "Parameter": _MNN_CANNOT, "RNN": _MNN_CANNOT, "SPP": _MNN_CANNOT, "Swish": _MNN_CANNOT, "Tile": _MNN_CANNOT,
+    "Embed": "MNN's converted Embed looks up other rows than Caffe's (wrong values)",
+    "Log": "MNN's Caffe converter drops a Log layer without a word: its top gets the bottom's values",
+    "Silence": "MNN lists the silenced blob (a discarded crop slice) as an extra network output",
+}
+# layer type -> (parameter field, {setting: the only value MNN reads as Caffe does}, why)
+MNN_PARAMS = {
+    "LRN": ("lrn_param", {"k": 1.0}, "MNN's LRN ignores k (uses 1)"),
+    "MVN": ("mvn_param", {"normalize_variance": False},
+            "MNN's MVN normalising the variance disagrees with Caffe's"),
+    "Scale": ("scale_param", {"axis": 1, "num_axes": 1},
+              "MNN's Scale over other axes than the channels computes wrong values, and with a second bottom "
+              "(axis 0) its converter crashes"),
+    "Bias": ("bias_param", {"axis": 1, "num_axes": 1},
+             "MNN's Bias with a second bottom (axis 0) adds wrong values; over other axes it is untested"),
+    "Eltwise": ("eltwise_param", {"coeff": []},
+                "MNN's Eltwise SUM with coefficients fails to run where a bottom is a network input or there "
+                "are three bottoms"),
+}
 RUNTIME_TARGETS = {
     "opencv": (CAFFE_1_0_LAYERS | frozenset(("Swish",))) - frozenset(OPENCV_EXCLUDED),
+    "mnn": (CAFFE_1_0_LAYERS | frozenset(("Clip", "Swish"))) - frozenset(MNN_EXCLUDED),
 }
-RUNTIME_EXCLUDED = {"opencv": (OPENCV_EXCLUDED, OPENCV_PARAMS)}
-_PARAM_DEFAULTS = {"k": 1.0, "base": -1.0, "scale": 1.0, "shift": 0.0, "normalize_variance": True}
+RUNTIME_EXCLUDED = {"opencv": (OPENCV_EXCLUDED, OPENCV_PARAMS), "mnn": (MNN_EXCLUDED, MNN_PARAMS)}
+_PARAM_DEFAULTS = {"k": 1.0, "base": -1.0, "scale": 1.0, "shift": 0.0, "normalize_variance": True, "axis": 1,
+                   "num_axes": 1, "coeff": []}
 
 
 class Target(object):

@@ -8,7 +8,16 @@ after its handler, so that it uses only the layers that runtime loads with Caffe
   helper blob is left over for the runtime to list as an output.
 * A Convolution over a 1x1 map keeps only the tap that meets data (OpenCV 4.11 gets 3x3 pad 1 wrong there).
 * A layer named like a Convolution's top is renamed (OpenCV names Convolution layers after their top).
-What cannot be substituted stays, and the target then refuses it by name (Target.refusal)."""
+Where the target refuses them (MNN):
+* Scale / Bias with a second bottom, a per-channel (N, C) gate on an (N, C, H, W) map  ->  the gate
+  Reshaped to (N, C, 1, 1), spread over (H, W) by a depthwise Deconvolution with an all-ones H x W kernel
+  (each output is one product by 1), then Eltwise PROD / SUM: the same single operation per element.
+* Scale whose learned blob covers the trailing axes from axis 1 or 2 (the average pooling divisor)  ->
+  Reshape to (-1, M, 1, 1), Scale on axis 1, Reshape back: the same products.
+* Eltwise SUM with coefficients  ->  each bottom whose coefficient is not 1 through Power{scale: coeff},
+  then a plain SUM (exact for 1 and -1; otherwise coeff * x is rounded before the sum, one rounding
+  apart from Caffe's fused axpy).
+Each of these is applied only where Target.refusal refuses the layer as it is."""
 import numpy as np
 
 from .layout import IMAGE, SEQUENCE, caffe_shape
@@ -107,12 +116,22 @@ def adapt(layers, ins, target):
     for layer in layers:
         if layer.type == "Convolution" and layer.bottoms[0] in sizes:
             _single_tap(layer, sizes[layer.bottoms[0]])
+    for ref in ins:
+        if ref.layout.kind in (IMAGE, SEQUENCE):
+            sizes.setdefault(ref.blob, tuple(caffe_shape(ref.shape, ref.layout)[1:]))
+    silence_refused = target.refusal(CaffeLayer("silence", "Silence", ["x"], []))
     out, dropped = [], set()
     for layer in layers:
         if layer.type == "Bias" and len(layer.bottoms) == 1 and len(layer.blobs) == 1 and target.refusal(layer):
-            out.append(_bias_as_scale(layer))
+            layer = _bias_as_scale(layer)
+        if layer.type in ("Scale", "Bias") and len(layer.bottoms) == 2 and target.refusal(layer):
+            out += _spread_gate(layer, channels, sizes)
+        elif layer.type == "Scale" and len(layer.blobs) >= 1 and target.refusal(layer):
+            out += _scale_on_channels(layer, channels)
+        elif layer.type == "Eltwise" and layer.params.get("eltwise_param", {}).get("coeff") and target.refusal(layer):
+            out += _coeff_as_power(layer)
         elif (layer.type == "Slice" and getattr(layer, "axis_size", None) and layer.params["slice_param"]["axis"] in (2, 3)
-              and channels.get(layer.bottoms[0]) and any(t in silenced for t in layer.tops)):
+              and channels.get(layer.bottoms[0]) and any(t in silenced for t in layer.tops) and silence_refused):
             layer.silenced = set(t for t in layer.tops if t in silenced)
             out += _crop_convs(layer, channels[layer.bottoms[0]])
             dropped |= layer.silenced
@@ -127,6 +146,53 @@ def adapt(layers, ins, target):
             layer = CaffeLayer(layer.name, "Silence", left, [])
         result.append(layer)
     return _distinct_from_conv_tops(result)
+
+
+def _spread_gate(layer, channels, sizes):
+    """Scale / Bias (axis 0) of an (N, C, H, W) map by an (N, C) gate as Reshape + all-ones depthwise
+    Deconvolution + Eltwise; unchanged (and so refused) where C, H or W is unknown."""
+    x, gate = layer.bottoms
+    c, hw = channels.get(x), sizes.get(x)
+    if not c or not hw or layer.params.get(layer.type.lower() + "_param", {}).get("axis", 1) != 0:
+        return [layer]
+    shaped, spread = layer.name + "/gate4d", layer.name + "/spread"
+    return [CaffeLayer(shaped, "Reshape", [gate], [shaped], {"reshape_param": {"shape": {"dim": [0, -1, 1, 1]}}}),
+            CaffeLayer(spread, "Deconvolution", [shaped], [spread], {"convolution_param": {
+                "num_output": c, "group": c, "kernel_h": hw[0], "kernel_w": hw[1], "bias_term": False}},
+                [np.ones((c, 1, hw[0], hw[1]), dtype=np.float32)]),
+            CaffeLayer(layer.name, "Eltwise", [x, spread], layer.tops, {"eltwise_param": {
+                "operation": "PROD" if layer.type == "Scale" else "SUM"}})]
+
+
+def _scale_on_channels(layer, channels):
+    """A Scale whose learned blob covers the trailing axes of a 4-D blob from axis 1 or 2 as Reshape to
+    (-1, M, 1, 1) + Scale on axis 1 + Reshape back; unchanged (and so refused) otherwise."""
+    param = dict(layer.params.get("scale_param", {}))
+    axis, blob = param.get("axis", 1), np.asarray(layer.blobs[0])
+    c = channels.get(layer.bottoms[0])
+    if not c or axis not in (1, 2) or param.get("num_axes", 1) != blob.ndim or axis + blob.ndim != 4:
+        return [layer]
+    back = list(blob.shape) if axis == 1 else [c] + list(blob.shape)
+    flat, scaled = layer.name + "/flat", layer.name + "/scaled"
+    param.update({"axis": 1, "num_axes": 1})
+    blobs = [blob.reshape(-1)] + [np.asarray(b).reshape(-1) for b in layer.blobs[1:]]
+    return [CaffeLayer(flat, "Reshape", layer.bottoms, [flat], {"reshape_param": {"shape": {"dim": [-1, blob.size, 1, 1]}}}),
+            CaffeLayer(scaled, "Scale", [flat], [scaled], {"scale_param": param}, blobs),
+            CaffeLayer(layer.name, "Reshape", [scaled], layer.tops, {"reshape_param": {"shape": {"dim": [-1] + back}}})]
+
+
+def _coeff_as_power(layer):
+    """Eltwise SUM with coefficients as Power{scale: coeff} on each bottom whose coefficient is not 1, then
+    a plain SUM."""
+    param = layer.params["eltwise_param"]
+    bottoms, out = [], []
+    for i, (bottom, coeff) in enumerate(zip(layer.bottoms, param["coeff"])):
+        if float(coeff) != 1.0:
+            scaled = "%s/coeff%d" % (layer.name, i)
+            out.append(CaffeLayer(scaled, "Power", [bottom], [scaled], {"power_param": {"scale": float(coeff)}}))
+            bottom = scaled
+        bottoms.append(bottom)
+    return out + [CaffeLayer(layer.name, "Eltwise", bottoms, layer.tops, {"eltwise_param": {"operation": "SUM"}})]
 
 
 def _distinct_from_conv_tops(layers):

@@ -20,7 +20,7 @@ RUNTIMES is the one registry: --verify-with name -> module. A runtime module def
 Runtimes never compare or judge: they run and return values. They are optional dependencies of the Caffe
 side (pinned, installed by make setup), imported lazily, never needed for a plain import.
 """
-from . import opencv
+from . import mnn, opencv
 
 
 class RuntimeFailure(Exception):
@@ -29,6 +29,7 @@ class RuntimeFailure(Exception):
 
 RUNTIMES = {
     opencv.NAME: opencv,
+    mnn.NAME: mnn,
 }
 
 

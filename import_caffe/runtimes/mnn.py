@@ -1,0 +1,147 @@
+"""MNN (Alibaba's embedded inference engine, the `mnn` wheel) as a --verify-with runtime: see
+runtimes/__init__.py for the contract. MNN's own converter (mnnconvert -f CAFFE) turns the written files
+into a .mnn model, which MNN's session API runs on the inputs at their batch size (the session's inputs are
+resized to it: no per-sample loop).
+
+Isolation: the `mnn` package may only ever run isolated. Importing its `MNN.tools` wrapper imports a
+telemetry client that pip-installs aliyun-log-python-sdk into the interpreter by itself and posts usage logs
+(MNN/tools/utils/log.py). So: `make setup` installs the pinned wheel (checked against its sha256) into
+its own directory MNN_DIR of the Caffe root filesystem, outside every Python path, and deletes that module;
+the converter and the engine run in a child process (runtimes/mnn_worker.py) that calls the compiled
+converter directly (never MNN.tools), under `python3 -I` with an empty environment and no pip on PATH,
+inside a new network namespace that has no network (`unshare -n`, or `-rn` unprivileged). Where no such
+namespace can be made MNN is unavailable: it never runs with a network.
+
+MNN names a converted tensor after its Caffe top, or after its layer where one Caffe layer became several
+MNN ops (Power, Exp): a blob is asked for under both names. Tensors MNN's optimiser fused away (a
+Convolution's top when a ReLU follows) are not produced."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from ..registry import MNN_VERSION
+
+NAME = "mnn"
+TARGET = "mnn"
+MNN_DIR = "/opt/tf2caffe-mnn"
+TELEMETRY = os.path.join("MNN", "tools", "utils", "log.py")   # deleted at install; never imported
+_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnn_worker.py")
+_NO_NETWORK = (["unshare", "-n", "--"], ["unshare", "-r", "-n", "--"])
+_TIMEOUT = 1800
+
+
+def describe():
+    return "MNN %s" % MNN_VERSION
+
+
+def _installed():
+    return os.path.isfile(os.path.join(MNN_DIR, ".pin-mnn==%s" % MNN_VERSION))
+
+
+def isolation():
+    """The command prefix that runs a child without network (the first of _NO_NETWORK that works), or None."""
+    for prefix in _NO_NETWORK:
+        try:
+            proc = subprocess.run(prefix + ["true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if proc.returncode == 0:
+            return prefix
+    return None
+
+
+def unavailable():
+    if not _installed():
+        return ("MNN (mnn %s) is not installed in the Caffe environment; make setup installs it into %s"
+                % (MNN_VERSION, MNN_DIR))
+    if os.path.exists(os.path.join(MNN_DIR, TELEMETRY)):
+        return "MNN's telemetry module %s is present in %s; reinstall with make setup" % (TELEMETRY, MNN_DIR)
+    if isolation() is None:
+        return "MNN runs only without network, and no network namespace can be made here (unshare -n, -rn)"
+    return None
+
+
+def _layers(prototxt):
+    """[(name, type, bottoms, tops)] of the prototxt's layers, in order."""
+    from caffe.proto import caffe_pb2
+    from google.protobuf import text_format
+    param = caffe_pb2.NetParameter()
+    with open(prototxt) as f:
+        text_format.Merge(f.read(), param)
+    return [(l.name, l.type, list(l.bottom), list(l.top)) for l in param.layer]
+
+
+def candidates(layers, want):
+    """{blob: [MNN tensor names to try]}: the blob's own name, then its last writer's name when the blob is
+    that layer's only top (and no blob is named so); through a Dropout (which MNN drops), its bottom's names."""
+    writer = {}
+    for layer in layers:
+        for top in layer[3]:
+            writer[top] = layer
+    out = {}
+    for blob in want:
+        names, seen = [], set()
+        while blob not in seen:
+            seen.add(blob)
+            names.append(blob)
+            if blob not in writer:
+                break
+            name, kind, bottoms, tops = writer[blob]
+            if len(tops) == 1 and name not in writer:      # a layer name that is no blob's name
+                names.append(name)
+            if kind != "Dropout" or not bottoms:
+                break
+            blob = bottoms[0]
+        out[names[0]] = names
+    return out
+
+
+def _last_line(text):
+    lines = [l.strip() for l in text.strip().splitlines() if l.strip() and "device supports" not in l]
+    return lines[-1][:300] if lines else "no output"
+
+
+def run(prototxt, caffemodel, inputs, want):
+    from . import RuntimeFailure
+    reason = unavailable()
+    if reason:
+        raise RuntimeFailure(reason)
+    work = tempfile.mkdtemp(prefix="tf2caffe-mnn-")
+    try:
+        with open(os.path.join(work, "request.json"), "w") as f:
+            json.dump({"prototxt": os.path.abspath(prototxt), "caffemodel": os.path.abspath(caffemodel),
+                       "want": candidates(_layers(prototxt), want)}, f)
+        np.savez(os.path.join(work, "inputs.npz"), **dict((k, np.asarray(v, np.float32)) for k, v in inputs.items()))
+        empty = os.path.join(work, "empty-path")
+        os.mkdir(empty)
+        cmd = isolation() + ["/usr/bin/env", "-i", "PATH=" + empty, "HOME=" + work, "LANG=C.UTF-8",
+                             sys.executable, "-I", _WORKER, MNN_DIR, work]
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                                  timeout=_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise RuntimeFailure("MNN did not finish within %d s" % _TIMEOUT)
+        report = _report(proc.stdout)
+        if report is None:
+            raise RuntimeFailure("MNN's child process ended with status %d: %s" % (proc.returncode, _last_line(proc.stdout)))
+        if not report["ok"]:
+            raise RuntimeFailure(report["error"])
+        with np.load(os.path.join(work, "outputs.npz"), allow_pickle=False) as data:
+            return dict((k, np.array(data[k], dtype=np.float32)) for k in data.files)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _report(stdout):
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
