@@ -59,6 +59,18 @@ def test_caffe_packages_come_from_one_list():
     assert "caffe-packages.txt" in _read("docker", "caffe-run")
 
 
+
+def test_opencv_is_pinned_alike_in_the_image_the_root_filesystem_and_the_registry():
+    from import_caffe.registry import OPENCV_VERSION
+    pin = "opencv-python-headless==%s" % OPENCV_VERSION
+    assert "OPENCV_PIN := %s" % pin in _read("Makefile")
+    wheel, final = _stages("Dockerfile.caffe")[0], _stages("Dockerfile.caffe")[-1]
+    assert "ARG OPENCV_PIN=%s" % pin in wheel
+    assert any("--target /opt/tf2caffe-opencv \"$OPENCV_PIN\"" in l and "--python-version 3.9" in l for l in wheel)
+    assert "COPY --from=wheel /opt/tf2caffe-opencv/ /opt/tf2caffe-opencv/" in final
+    from import_caffe.runtimes.opencv import OPENCV_DIR
+    assert OPENCV_DIR == "/opt/tf2caffe-opencv"
+
 def test_tf_requirements_come_from_one_list():
     tf = _instructions("Dockerfile.tf")
     assert ("COPY docker/tf-requirements.txt docker/tf-requirements-nodeps.txt docker/tf-requirements-dev.txt /tmp/"
