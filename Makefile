@@ -80,7 +80,8 @@ $(VENV)/.tf2caffe-stamp: $(ROOT)/docker/tf-requirements.txt $(ROOT)/docker/tf-re
 	@$(VENV)/bin/pip install -q --disable-pip-version-check -r $(ROOT)/docker/tf-requirements-dev.txt
 	@touch $@
 
-# OpenCV's dnn, for --target opencv and its check (import_caffe/opencv_runtime.py, opencv_check.py):
+# OpenCV's dnn, for --target opencv and --verify-with opencv (import_caffe/runtimes/opencv.py; the same pin in
+# docker/Dockerfile.caffe):
 # opencv-python-headless pinned to the newest wheel that supports the Caffe side's Python 3.9 with numpy 1.19
 # (4.12 and later need numpy 2), put into the root filesystem's /opt/tf2caffe-opencv. A plain import never needs it.
 OPENCV_PIN := opencv-python-headless==4.11.0.86
