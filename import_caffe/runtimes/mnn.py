@@ -107,6 +107,12 @@ def _last_line(text):
 
 
 def run(prototxt, caffemodel, inputs, want):
+    return convert_and_run(prototxt, caffemodel, inputs, want)[0]
+
+
+def convert_and_run(prototxt, caffemodel, inputs, want):
+    """run()'s values, and what the child reported: {"found": {blob: MNN tensor}, "net_outputs": [MNN's
+    network outputs], "isolation": {"interfaces", "pip", "telemetry_modules"} as the child saw them}."""
     from . import RuntimeFailure
     reason = unavailable()
     if reason:
@@ -132,7 +138,7 @@ def run(prototxt, caffemodel, inputs, want):
         if not report["ok"]:
             raise RuntimeFailure(report["error"])
         with np.load(os.path.join(work, "outputs.npz"), allow_pickle=False) as data:
-            return dict((k, np.array(data[k], dtype=np.float32)) for k in data.files)
+            return dict((k, np.array(data[k], dtype=np.float32)) for k in data.files), report
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -8,7 +8,8 @@ mnnconvert wrapper imports a telemetry client (MNN/tools/utils/log.py, which `ma
 
 WORKDIR holds request.json ({"prototxt", "caffemodel", "want": {blob: [MNN tensor names to try]}}) and
 inputs.npz; the worker writes model.mnn and outputs.npz ({blob: float32 NCHW}) there, and prints one JSON
-line: {"ok": true, "found": {blob: tensor}} or {"ok": false, "error": "..."}. No pickle anywhere."""
+line: {"ok": true, "found": {blob: tensor}, "net_outputs": [MNN's network outputs], "isolation": {...}} or
+{"ok": false, "error": "..."}. No pickle anywhere."""
 import json
 import os
 import sys
@@ -36,7 +37,9 @@ def _convert(req, model):
 def _run(model, inputs, want):
     import numpy as np
     import MNN
-    names = set(MNN.expr.load_as_dict(model))
+    graph = MNN.expr.load_as_dict(model)
+    names = set(graph)
+    net_outputs = sorted(MNN.expr.get_inputs_and_outputs(graph)[1])
     found = {}
     for blob, candidates in want.items():
         hits = [c for c in candidates if c in names]
@@ -68,7 +71,17 @@ def _run(model, inputs, want):
         host = MNN.Tensor(shape, MNN.Halide_Type_Float, np.zeros(shape, np.float32), MNN.Tensor_DimensionType_Caffe)
         tensor.copyToHostTensor(host)
         out[blob] = np.array(host.getNumpyData(), dtype=np.float32).reshape(shape)
-    return out, found
+    return out, found, net_outputs
+
+
+def _isolation():
+    """What this process could reach, for the report: its network interfaces (a new namespace: lo only), a
+    pip on PATH (none) and any telemetry module loaded (none)."""
+    import shutil
+    import socket
+    return {"interfaces": sorted(name for _, name in socket.if_nameindex()),
+            "pip": shutil.which("pip") or shutil.which("pip3"),
+            "telemetry_modules": sorted(m for m in sys.modules if m.split(".")[0] == "aliyun" or m.startswith("MNN.tools"))}
 
 
 def main(argv):
@@ -81,9 +94,10 @@ def main(argv):
         inputs = dict((k, data[k]) for k in data.files)
     model = os.path.join(work, "model.mnn")
     _convert(req, model)
-    out, found = _run(model, inputs, req["want"])
+    out, found, net_outputs = _run(model, inputs, req["want"])
     np.savez(os.path.join(work, "outputs.npz"), **out)
-    sys.stdout.write("\n" + json.dumps({"ok": True, "found": dict((b, n) for b, n in found.items() if b in out)}) + "\n")
+    sys.stdout.write("\n" + json.dumps({"ok": True, "found": dict((b, n) for b, n in found.items() if b in out),
+                                        "net_outputs": net_outputs, "isolation": _isolation()}) + "\n")
     sys.stdout.flush()
     return 0
 
