@@ -13,7 +13,7 @@ from ..layerview import TensorArg
 from ..node import Unsupported, make_node
 from ..registry import register, tf_op
 from .dense import sequence_dense
-from .mha_graph import CONTEXT, SCORES, graph_multi_head_attention, is_einsum
+from .mha_graph import PATTERNS, graph_multi_head_attention, is_einsum
 
 _MASKS = ("mask", "query_mask", "value_mask", "key_mask", "attention_mask")
 
@@ -243,7 +243,7 @@ def tf_einsum(view):
         (a, b), out = parsed
         if len(b) == 2 and b[0] == a[-1] and b[1] not in a and out == a[:-1] + b[1] and len(set(a)) == len(a):
             return _sequence_by_constant(view, ins[0], view.static(1), False)
-    if any(is_einsum(view.node, *pattern) for pattern in (SCORES, CONTEXT)):
+    if any(is_einsum(view.node, *pattern) for pattern in PATTERNS):
         raise Unsupported("einsum %r: MultiHeadAttention's, but the ops around it are not its plain pattern "
                           "(three projections, the scores scaled by 1 / sqrt(key_dim), Softmax, the output "
                           "projection); a mask, a gate or the scores as an output are not converted from a graph"

@@ -125,7 +125,13 @@ def is_einsum(node, operands, output):
     return len(set(rename.values())) == len(rename)
 
 
-SCORES, CONTEXT = (("btnh", "bsnh"), "bnts"), (("bnts", "bsnh"), "btnh")
+# the scores einsum, query first (Keras 3) or key first (Keras 2), and the weighted sum
+SCORES, KEY_FIRST, CONTEXT = (("btnh", "bsnh"), "bnts"), (("bsnh", "btnh"), "bnts"), (("bnts", "bsnh"), "btnh")
+PATTERNS = (SCORES, KEY_FIRST, CONTEXT)
+
+
+def _is_scores(node):
+    return is_einsum(node, *SCORES) or is_einsum(node, *KEY_FIRST)
 
 
 def _feeds(view, tensor, node):
@@ -149,7 +155,7 @@ def _scores_einsum(view, start):
     node = consumer(view, start.out, ("Einsum", "Mul"))
     if node is not None and node.op == "Mul":
         node = consumer(view, node.name + ":0", ("Einsum",))
-    if is_einsum(node, *SCORES):
+    if _is_scores(node):
         return node
     if not is_einsum(node, *CONTEXT) or view.graph.resolve(node.inputs[1]) != start.out:
         return None
@@ -157,7 +163,7 @@ def _scores_einsum(view, start):
     node = node and _producer(view, view.graph.resolve(node.inputs[0]))    # Mul (the scale)
     if node is not None and node.op == "Mul":
         node = _producer(view, _data_and_constant(view, node)[0]) if _data_and_constant(view, node) else None
-    return node if is_einsum(node, *SCORES) else None
+    return node if _is_scores(node) else None
 
 
 def _output_projection(view, tensor, members):
@@ -200,7 +206,7 @@ def graph_multi_head_attention(view):
     if scores is None:
         return None
     members = [scores.name]
-    query_in, key_in = [view.graph.resolve(t) for t in scores.inputs]
+    query_in, key_in = [view.graph.resolve(t) for t in scores.inputs][::-1 if is_einsum(scores, *KEY_FIRST) else 1]
     pre_mul, pre_scale = None, None
     node = _producer(view, query_in)
     if node is not None and node.op == "Mul" and _data_and_constant(view, node) is not None:
@@ -209,7 +215,7 @@ def graph_multi_head_attention(view):
         members.append(node.name)
     query, key = _projection_into(view, query_in), _projection_into(view, key_in)
     if query is None or key is None or not _feeds(view, key.out, scores) or \
-            not _feeds(view, query.out, pre_mul or scores) or (pre_mul and not _feeds(view, query_in, scores)):
+            not _feeds(view, query.out, pre_mul or scores) or (pre_mul and not _feeds(view, pre_mul.name + ":0", scores)):
         return None
     post_mul, post_scale = _scalar_mul(view, scores.name + ":0")
     after = scores if post_mul is None else post_mul

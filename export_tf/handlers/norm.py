@@ -158,17 +158,18 @@ _ADDS = ("Add", "AddV2")
 
 def graph_layer_norm(view):
     """Keras' LayerNormalization over the last axis as its TF ops write it, from its first Mean:
-    mean = Mean(x), var = Mean(SquaredDifference(x, mean)), inv = Rsqrt(var + eps) [* gamma],
-    out = x * inv + (-mean * inv [+ beta]). The layer_norm node absorbing the rest, or None."""
+    mean = Mean(x), var = Mean(SquaredDifference(x, mean)), inv = Rsqrt(var + eps) [* gamma], then
+    x * inv + (-mean * inv [+ beta]) (Keras 3) or x * inv + (beta - mean * inv | -(mean * inv))
+    (tf.nn.batch_normalization, Keras 2). The layer_norm node absorbing the rest, or None."""
     src = _operands(view, view.node)[0]
     if not _last_axis_mean(view, view.node, src):
         return None
-    channels = view.shape(src)[-1]
-    mean_users = _users(view, view.output)
-    if mean_users is None or sorted(mean_users) != ["Neg", "SquaredDifference"]:
+    channels, mean = view.shape(src)[-1], view.output
+    users = _users(view, mean)
+    if users is None or sorted(users) not in (["Neg", "SquaredDifference"], ["Mul", "SquaredDifference"]):
         return None
-    sqd, neg = mean_users["SquaredDifference"], mean_users["Neg"]
-    if sorted(_operands(view, sqd)) != sorted([src, view.output]):
+    sqd = users["SquaredDifference"]
+    if sorted(_operands(view, sqd)) != sorted([src, mean]):
         return None
     var = _only(view, sqd.name + ":0", ("Mean",))
     eps_add = var and _only(view, var.name + ":0", _ADDS)
@@ -177,7 +178,7 @@ def graph_layer_norm(view):
         _only(view, eps_add.name + ":0", ("Rsqrt",))
     if not rsqrt:
         return None
-    members = [sqd.name, var.name, eps_add.name, rsqrt.name, neg.name]
+    members = [sqd.name, var.name, eps_add.name, rsqrt.name]
     inv, gamma = rsqrt, None
     scale = _only(view, rsqrt.name + ":0", ("Mul",))
     if scale is not None:
@@ -186,31 +187,48 @@ def graph_layer_norm(view):
             return None
         inv = scale
         members.append(scale.name)
+    found = _shift(view, users, inv.name + ":0", channels, members)
+    if found is None:
+        return None
+    offset, beta = found
     inv_users = [view.graph.nodes[n] for n, _ in view.graph.consumers.get(inv.name + ":0", [])]
-    shift = _only(view, neg.name + ":0", ("Mul",))
-    if shift is None or len(inv_users) != 2 or inv.name + ":0" in view.model_outputs or \
-            sorted(_operands(view, shift)) != sorted([neg.name + ":0", inv.name + ":0"]):
+    mul = [u for u in inv_users if u.name not in members]
+    if len(inv_users) != 2 or len(mul) != 1 or mul[0].op != "Mul" or inv.name + ":0" in view.model_outputs or \
+            sorted(_operands(view, mul[0])) != sorted([src, inv.name + ":0"]):
         return None
-    mul = [u for u in inv_users if u.name != shift.name]
-    if not mul or mul[0].op != "Mul" or sorted(_operands(view, mul[0])) != sorted([src, inv.name + ":0"]):
+    add = _only(view, offset + ":0", _ADDS)
+    if add is None or sorted(_operands(view, add)) != sorted([mul[0].name + ":0", offset + ":0"]) or \
+            _only(view, mul[0].name + ":0", _ADDS) is None:
         return None
-    mul = mul[0]
-    members += [shift.name, mul.name]
-    offset, beta = shift, None
-    add = _only(view, shift.name + ":0", _ADDS)
-    if add is not None and _constant(view, add, channels) is not None:
-        beta = _constant(view, add, channels)
-        offset = add
-        members.append(add.name)
-        add = _only(view, add.name + ":0", _ADDS)
-    if add is None or sorted(_operands(view, add)) != sorted([mul.name + ":0", offset.name + ":0"]) or \
-            _only(view, mul.name + ":0", _ADDS) is None:
-        return None
-    members.append(add.name)
-    arrays = {}
-    if gamma is not None:
-        arrays["gamma"] = gamma
-    if beta is not None:
-        arrays["beta"] = beta
+    members += [mul[0].name, add.name]
+    arrays = dict((role, value) for role, value in (("gamma", gamma), ("beta", beta)) if value is not None)
     attrs = {"epsilon": float(eps[0]), "center": beta is not None, "scale": gamma is not None}
     return make_node("layer_norm", attrs, arrays, inputs=[src], output=add.name + ":0", absorbed=members)
+
+
+def _shift(view, mean_users, inv, channels, members):
+    """(the op writing the offset -mean * inv [+ beta], beta or None), the ops on the way added to members."""
+    if "Neg" in mean_users:                                 # Keras 3: -mean * inv [+ beta]
+        neg = mean_users["Neg"]
+        shift = _only(view, neg.name + ":0", ("Mul",))
+        if shift is None or sorted(_operands(view, shift)) != sorted([neg.name + ":0", inv]):
+            return None
+        members += [neg.name, shift.name]
+        add = _only(view, shift.name + ":0", _ADDS)
+        beta = None if add is None else _constant(view, add, channels)
+        if beta is None:
+            return shift.name, None
+        members.append(add.name)
+        return add.name, beta
+    shift = mean_users["Mul"]                               # tf.nn.batch_normalization: mean * inv
+    if sorted(_operands(view, shift)) != sorted([view.output, inv]):
+        return None
+    members.append(shift.name)
+    after = _only(view, shift.name + ":0", ("Sub", "Neg"))
+    if after is None or (after.op == "Sub" and _operands(view, after)[1] != shift.name + ":0"):
+        return None
+    beta = _constant(view, after, channels) if after.op == "Sub" else None
+    if after.op == "Sub" and beta is None:
+        return None
+    members.append(after.name)
+    return after.name, beta

@@ -74,7 +74,8 @@ def tf_reduce_spatial(view):
     if len(view.shape(src)) == 2:
         steps = sorted(set(int(a) % 3 for a in np.asarray(view.static(1)).reshape(-1)))
         if steps != [1]:
-            raise Unsupported("reduction over axes %r of a sequence (only the steps, axis 1)" % (steps,))
+            raise Unsupported("reduction over axes %r of a sequence (only the steps, axis 1; over the channels only "
+                              "as the start of LayerNormalization's arithmetic)" % (steps,))
         return make_node("global_pool1d", {"mode": "avg" if view.type == "Mean" else "max", "keepdims": keep},
                          inputs=[src])
     view.image(src)

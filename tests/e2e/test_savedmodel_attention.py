@@ -62,6 +62,66 @@ def test_attention_weighted_average(tmp_path, writer):
     assert ops["dot"] == 1 and ops["dense"] == 2, ops
 
 
+def test_stacked_lstm_with_attention_average(tmp_path):
+    """The language model of test_attention.py from its SavedModel, its LSTMs' While loops recognised
+    (export_tf/graphdef/loops.py), on float features: the graph reader feeds float32 inputs only, so the
+    Embedding of token ids is left out."""
+    features = keras.Input((STEPS, 8), name="features")
+    x = layers.LSTM(16, return_sequences=True, name="lstm1")(features)
+    h = layers.LSTM(16, return_sequences=True, name="lstm2")(x)
+    next_token = layers.Dense(30, activation="softmax", name="next_token")(h)
+    model = randomize_attention(keras.Model(features, [next_token, attention_average_head(h)]))
+    ops, result = convert_saved_model(export_saved_model(model, tmp_path), tmp_path)
+    assert_parity(result)
+    assert ops["lstm"] == 2 and ops["dot"] == 1, ops
+
+
+def test_keras2_saved_model(tmp_path):
+    """tf_keras (Keras 2) writes MultiHeadAttention's projections as einsums, scales the query before the key-first
+    scores einsum, and LayerNormalization through tf.nn.batch_normalization (beta - mean * inv, or -(mean * inv)
+    without beta) when its epsilon is below 1.001e-5; with a larger one tf_keras writes a FusedBatchNormV3 over a
+    reshape that folds the batch, which the graph reader refuses."""
+    tf_keras = pytest.importorskip("tf_keras")
+    kl = tf_keras.layers
+    x = kl.Input((STEPS, 8), name="x")
+    h = kl.MultiHeadAttention(4, 2, name="mha")(x, x)
+    h = kl.LayerNormalization(epsilon=1e-6, name="norm")(kl.Add(name="res")([x, h]))
+    f = kl.Dense(16, activation="gelu", name="ff")(h)
+    g = kl.LayerNormalization(epsilon=1e-6, scale=False, name="no_scale")(f)
+    g = kl.LayerNormalization(epsilon=1e-6, center=False, name="no_center")(g)
+    model = tf_keras.Model(x, g)
+    rng = np.random.default_rng(5)
+    model.set_weights([rng.normal(0.3, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    folder = str(tmp_path / "saved")
+    tf.saved_model.save(model, folder)
+    ops, result = convert_saved_model(folder, tmp_path)
+    assert_parity(result)
+    assert ops["multi_head_attention"] == 1 and ops["layer_norm"] == 3 and ops["activation"] == 1, ops
+
+
+class _Products(tf.Module):
+    """tf.einsum written by hand: a product of two sequences, a sequence times a constant matrix."""
+
+    def __init__(self):
+        super(_Products, self).__init__()
+        self.kernel = tf.Variable(np.random.default_rng(3).normal(0, 0.5, (5, 7)).astype("float32"))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, STEPS, 5], tf.float32),
+                                  tf.TensorSpec([None, 9, 5], tf.float32)])
+    def __call__(self, a, b):
+        return {"scores": tf.einsum("btc,bsc->bts", a, b), "projected": tf.einsum("btc,cd->btd", a, self.kernel),
+                "swapped": tf.einsum("bsc,btc->bts", b, a)}
+
+
+def test_einsum_products(tmp_path):
+    folder = str(tmp_path / "products")
+    module = _Products()
+    tf.saved_model.save(module, folder, signatures=module.__call__.get_concrete_function())
+    ops, result = convert_saved_model(folder, tmp_path)
+    assert_parity(result)
+    assert ops == {"dot": 2, "dense": 1}, ops
+
+
 def test_attention_variants(tmp_path):
     """Cross attention with its own key, value and output widths and no biases; LayerNormalization without
     its scale, and without its offset; the approximate (tanh) GELU."""
