@@ -9,8 +9,31 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+RECURRENT = ("lstm", "lstm_hard", "gru", "bilstm")
+CHANNELS, UNITS = 32, 64
+
+
+def recurrent(name):
+    import keras
+    kind, steps = name.rsplit("_", 1)
+    layers = keras.layers
+    inp = keras.Input((int(steps), CHANNELS), name="sequence")
+    if kind == "lstm":
+        layer = layers.LSTM(UNITS, return_sequences=True, name="lstm")
+    elif kind == "lstm_hard":
+        layer = layers.LSTM(UNITS, recurrent_activation="hard_sigmoid", return_sequences=True, name="lstm")
+    elif kind == "gru":
+        layer = layers.GRU(UNITS, return_sequences=True, name="gru")
+    else:
+        layer = layers.Bidirectional(layers.LSTM(UNITS, return_sequences=True), name="bilstm")
+    return keras.Model(inp, layer(inp), name=name)
+
+
 def build(name, gigabytes):
     import keras
+    kind, _, steps = name.rpartition("_")
+    if kind in RECURRENT and steps.isdigit():
+        return recurrent(name)
     if name == "vgg16":
         return keras.applications.VGG16(weights=None)
     if name == "vgg19":

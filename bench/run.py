@@ -14,7 +14,12 @@ ResNet50 (keras.applications, weights=None: random) and "big", a few huge Dense 
 two TF1 checkpoints for the graph front end, "slim_vgg16" (TF-Slim's vgg_16) and "big_ckpt" (three
 MatMul layers of --big-gb GB), saved with their momentum slots.
 
+The recurrent models (lstm, lstm_hard, gru, bilstm; not run unless named) measure something else: the
+converted net's Caffe forward time per batch against the same model's TF run, at each of --steps
+(bench/rnn.py).
+
   python bench/run.py [--models vgg16,vgg19,resnet50,big,slim_vgg16,big_ckpt] [--big-gb 3.2] [--workdir build/bench]
+  python bench/run.py --models lstm,lstm_hard,gru,bilstm [--steps 64,256]
 """
 import argparse
 import json
@@ -29,6 +34,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import measure  # noqa: E402
+import rnn  # noqa: E402
 
 CAFFE_RUN = os.path.join(ROOT, "docker", "caffe-run")
 MODELS = ("vgg16", "vgg19", "resnet50", "big", "slim_vgg16", "big_ckpt")
@@ -168,14 +174,22 @@ def table(results):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--models", default=",".join(MODELS), help="comma-separated, from %s" % ", ".join(MODELS))
+    p.add_argument("--models", default=",".join(MODELS), help="comma-separated, from %s (default: all but "
+                   "the recurrent ones)" % ", ".join(MODELS + rnn.KINDS))
     p.add_argument("--big-gb", type=float, default=3.2, help="float32 weights of the synthetic model, GB")
+    p.add_argument("--steps", default="64,256", help="the recurrent models' sequence lengths, comma-separated")
     p.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"))
     args = p.parse_args(argv)
     names = [n for n in args.models.split(",") if n]
-    bad = [n for n in names if n not in MODELS]
+    bad = [n for n in names if n not in MODELS + rnn.KINDS]
     if bad:
         p.error("unknown model(s) %s" % ", ".join(bad))
+    try:
+        lengths = [int(n) for n in args.steps.split(",") if n]
+    except ValueError:
+        lengths = []
+    if not lengths or min(lengths) < 1:
+        p.error("--steps: positive integers, comma-separated (found %r)" % args.steps)
     work = os.path.abspath(args.workdir)
     os.makedirs(work, exist_ok=True)
 
@@ -183,20 +197,27 @@ def main(argv=None):
         print("bench: " + msg, file=sys.stderr, flush=True)
     info = machine()
     log("machine: %(cpu)s, %(nproc)s CPUs, %(ram_gb)s GB RAM, load %(load_before).2f" % info)
-    results = [bench_model(n, work, args.big_gb, log) for n in names]
+    results = [bench_model(n, work, args.big_gb, log) for n in names if n in MODELS]
+    recurrent = [rnn.bench_model(n, steps, work, log, tf_python, caffe_cmd, check)
+                 for n in names if n in rnn.KINDS for steps in lengths]
     info["load_after"] = os.getloadavg()[0]
     with open(os.path.join(work, "results.json"), "w") as f:
-        json.dump({"machine": info, "results": results}, f, indent=1)
+        json.dump({"machine": info, "results": results, "recurrent": recurrent}, f, indent=1)
     print("machine: %(cpu)s, %(nproc)s CPUs, %(ram_gb)s GB RAM (load average %(load_before).2f before, "
           "%(load_after).2f after)" % info)
-    print(table(results))
+    if results:
+        print(table(results))
+    if recurrent:
+        print("recurrent layers, one batch of %d (median of %d passes after warm-up):" % (rnn.BATCH, rnn.RUNS))
+        print(rnn.table(recurrent))
     for r in results:
         for kind in ("export", "import"):
             if r["phases"][kind].get("timings"):
                 print("%s %s phases: %s" % (r["model"], kind, ", ".join("%s %.1fs" % t for t in
                                                                         r["phases"][kind]["timings"])))
-    print("(peak = the sampled peak of the whole process tree's memory, PSS; wait4's max RSS of the largest "
-          "process is in %s)" % os.path.join(work, "results.json"))
+    if results:
+        print("(peak = the sampled peak of the whole process tree's memory, PSS; wait4's max RSS of the largest "
+              "process is in %s)" % os.path.join(work, "results.json"))
     return 0
 
 
