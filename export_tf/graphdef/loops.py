@@ -16,9 +16,10 @@ is refused, naming the loop and what was found. cell_node (after the run, on TF'
 found by computing candidates in numpy on the reference inputs the graph itself ran on, and the one that
 reproduces the loop's own output (to 1e-5 of its range) is the node: the kind from the number of states
 and the weights' shapes (4 gates and two states: LSTM; 3 gates: GRU, reset_after from the bias (2, 3U)
-or (3U,); 1: SimpleRNN), which captured input is which weight, and the activations among the ones Keras
-writes (sigmoid, tanh, relu, hard_sigmoid as Keras 3 or Keras 2 computes it, linear). A loop no
-candidate reproduces is refused ("computes something else"): a wrong node is never written.
+or (3U,), or two (3U,) biases: tf_keras' standard_gru; 1: SimpleRNN), which captured input is which
+weight, and the activations among the ones Keras writes (sigmoid, tanh, relu, hard_sigmoid as Keras 3 or
+Keras 2 computes it, linear). A loop no candidate reproduces is refused ("no ... cell reproduces what it
+computes"): a wrong node is never written. A Bidirectional is two such loops merged (Pair).
 """
 import itertools
 
@@ -57,8 +58,9 @@ class Loop(object):
 
 class Pair(object):
     """A Keras Bidirectional layer: a forward and a go_backwards loop over one sequence whose outputs one
-    op merges (ConcatV2 on the last axis: concat, AddV2: sum, Mul: mul), the backward sequence re-reversed
-    (ReverseV2 on time) first. Lowered at the merge op as one bidirectional node."""
+    op merges (ConcatV2 on the last axis: concat, AddV2: sum, Mul: mul, AddV2 then halved: ave), the
+    backward sequence re-reversed (ReverseV2 on time) first. Lowered at the merge op as one bidirectional
+    node."""
 
     def __init__(self, forward, backward, merge, mode, reverse_axis, absorbed):
         self.forward, self.backward, self.merge, self.mode = forward, backward, merge, mode
@@ -75,8 +77,13 @@ def _why(node, text):
     return "%s %r is not a Keras recurrent layer's loop: %s" % (node.op, node.name, text)
 
 
+class _Fed(object):
+    op, name = "an input", ""
+
+
 def _producer(graph, tensor):
-    return graph.nodes.get(op_name(graph.resolve(tensor)))
+    """The op writing `tensor` (a model input, whose op the cleaned graph does not hold: _Fed)."""
+    return graph.nodes.get(op_name(graph.resolve(tensor))) or _Fed()
 
 
 def _only_reader(graph, tensor, name):
@@ -123,8 +130,23 @@ def _pairs(graph, loops):
             continue
         del out[forward.node.name], out[backward.node.name]
         absorbed = forward.absorbed + backward.absorbed + extra + [forward.node.name, backward.node.name]
-        out[merge.name] = Pair(forward, backward, merge, _MERGES[merge.op], reverse_axis, absorbed)
+        mode, halving = _MERGES[merge.op], _halving(graph, merge)
+        if halving is not None:            # ave: the sum, then halved
+            mode, absorbed, merge = "ave", absorbed + [merge.name], halving
+        out[merge.name] = Pair(forward, backward, merge, mode, reverse_axis, absorbed)
     return out
+
+
+def _halving(graph, merge):
+    """The RealDiv or Mul by a constant that alone reads a sum (Keras' ave: (a + b) / 2; its value is
+    checked after the run), else None."""
+    users = set(n for n, _ in graph.consumers.get(merge.name + ":0", []))
+    if _MERGES.get(merge.op) != "sum" or len(users) != 1 or merge.name + ":0" in graph.outputs:
+        return None
+    after = graph.nodes[list(users)[0]]
+    if after.op not in ("RealDiv", "Mul") or len(after.inputs) != 2 or graph.is_data(graph.resolve(after.inputs[1])):
+        return None
+    return after if graph.resolve(after.inputs[0]) == merge.name + ":0" else None
 
 
 def _structure(graph, node):
@@ -268,6 +290,8 @@ def _candidates(states, weights, channels):
     for (op, gates), order in itertools.product(kinds, itertools.permutations(range(len(weights)))):
         width = gates * units
         mats = [weights[i] for i in order]
+        if len(mats) == 4 and op == "gru" and mats[2].shape == mats[3].shape == (width,):
+            mats = mats[:2] + [np.stack(mats[2:])]     # tf_keras' standard_gru: the two biases unstacked
         if len(mats) not in (2, 3) or mats[0].shape != (channels, width) or mats[1].shape != (units, width):
             continue
         arrays = {"kernel": mats[0], "recurrent_kernel": mats[1]}
@@ -336,6 +360,11 @@ def pair_node(pair, graph, values):
     if pair.reverse_axis is not None and \
             [int(a) for a in np.asarray(values[pair.reverse_axis]).reshape(-1)] not in ([1], [-2]):
         raise Unsupported(_why(pair.merge, "the backward sequence is reversed along another axis than time"))
+    if pair.mode == "ave":
+        factor = np.asarray(values[graph.resolve(pair.merge.inputs[1])], np.float64).reshape(-1)
+        if factor.size != 1 or float(factor[0]) != (2.0 if pair.merge.op == "RealDiv" else 0.5):
+            raise Unsupported(_why(pair.merge, "it scales the sum of the two directions by %r, not by one half"
+                                   % factor.tolist()))
     if pair.mode == "concat":
         rank = np.asarray(values[pair.merge.name + ":0"]).ndim
         if int(np.asarray(values[graph.resolve(pair.merge.inputs[-1])]).reshape(-1)[0]) % rank != rank - 1:

@@ -1,0 +1,182 @@
+"""Recurrent layers from SavedModels (issue 14): the graph front end recognises a Keras recurrent layer's
+While loop (export_tf/graphdef/loops.py) and writes the node the Keras reader writes. Keras 3
+`model.export()`, `tf.saved_model.save(model)` and a tf_keras (Keras 2) `model.save(dir)`, 64-step
+sequences, random non-trivial weights, imported in Caffe at the parity bar; the nodes compared with the
+Keras reader's; a while loop that is no recurrent layer, and one laid out like one that computes something
+else, refused by name (status 4)."""
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers
+
+from conftest import ROOT, assert_parity, import_bundle
+from test_recurrent import STEPS, randomize_recurrent
+
+
+def _export_saved(model, tmp_path, save):
+    from export_tf.exporter import export
+    folder = str(tmp_path / "saved")
+    save(model, folder)
+    bundle = str(tmp_path / "bundle.npz")
+    return export(folder, bundle, batch=2, seed=0), bundle
+
+
+def convert_saved(model, tmp_path, save=lambda model, folder: model.export(folder, verbose=False)):
+    """Export a SavedModel of the model, convert it, assert parity; returns the manifest."""
+    manifest, bundle = _export_saved(model, tmp_path, save)
+    assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
+    return manifest
+
+
+def _ops(manifest):
+    return [node["op"] for node in manifest["nodes"]]
+
+
+def test_char_level_classifier_features(tmp_path):
+    """Conv1D -> MaxPooling1D -> LSTM (last step) -> Dense, on character features (an Embedding's int
+    ids are not read by the graph front end), through tf.saved_model.save."""
+    inp = keras.Input((STEPS * 2, 8), name="chars")
+    x = layers.Conv1D(12, 5, padding="same", activation="relu", name="conv")(inp)
+    x = layers.MaxPooling1D(2, name="pool")(x)                   # 64 steps
+    x = layers.LSTM(16, name="lstm")(x)
+    out = layers.Dense(5, activation="softmax", name="probs")(x)
+    manifest = convert_saved(randomize_recurrent(keras.Model(inp, out)), tmp_path, tf.saved_model.save)
+    assert "lstm" in _ops(manifest)
+
+
+def test_gru_tagger_both_reset_modes(tmp_path):
+    inp = keras.Input((STEPS, 8), name="tokens")
+    x = layers.GRU(10, return_sequences=True, reset_after=True, name="gru_after")(inp)
+    x = layers.GRU(10, return_sequences=True, reset_after=False, name="gru_before")(x)
+    out = layers.Dense(6, activation="softmax", name="tags")(x)                 # per step
+    manifest = convert_saved(randomize_recurrent(keras.Model(inp, out)), tmp_path)
+    grus = [node["attrs"]["reset_after"] for node in manifest["nodes"] if node["op"] == "gru"]
+    assert grus == [True, False]
+
+
+def test_conv_bidirectional_lstm_recogniser(tmp_path):
+    """Conv1D features -> Bidirectional LSTM (concat) -> per-step Dense outputs."""
+    inp = keras.Input((STEPS, 6), name="frames")
+    x = layers.Conv1D(8, 3, padding="same", activation="relu", name="conv")(inp)
+    x = layers.Bidirectional(layers.LSTM(8, return_sequences=True), name="bilstm")(x)
+    out = layers.Dense(7, activation="softmax", name="per_step")(x)
+    manifest = convert_saved(randomize_recurrent(keras.Model(inp, out)), tmp_path)
+    lstm = [node for node in manifest["nodes"] if node["op"] == "lstm"]
+    assert [node["attrs"]["direction"] for node in lstm] == ["bidirectional"]
+
+
+def _settings_model(state=True):
+    """SimpleRNN (relu), go_backwards LSTM (Keras 3 hard_sigmoid gates), Bidirectional GRUs merged by
+    sum and ave, the last step of each, and a final h read as a state (return_state: the graph reader
+    writes that loop as its last step, return_state false, the same values)."""
+    inp = keras.Input((STEPS, 3), name="sequence")
+    x = layers.SimpleRNN(6, activation="relu", return_sequences=True, name="rnn_relu")(inp)
+    x = layers.LSTM(5, recurrent_activation="hard_sigmoid", go_backwards=True, return_sequences=True,
+                    name="lstm_back")(x)
+    seq = layers.Bidirectional(layers.GRU(4, reset_after=False, return_sequences=True), merge_mode="sum",
+                               name="bi_sum")(x)
+    last = layers.Bidirectional(layers.GRU(3), merge_mode="ave", name="bi_ave")(seq)
+    if not state:
+        return randomize_recurrent(keras.Model(inp, last))
+    _, h = layers.GRU(3, return_state=True, name="gru_state")(x)
+    head = layers.Dense(2, name="from_state")(h)
+    return randomize_recurrent(keras.Model(inp, [last, head]))
+
+
+def test_settings_and_bidirectional_merges(tmp_path):
+    convert_saved(_settings_model(), tmp_path)
+
+
+def _recurrent_nodes(path):
+    from shared.bundle import read_bundle
+    bundle = read_bundle(path)
+    return [(node["op"], node["attrs"], bundle.node_arrays(node)) for node in bundle.manifest["nodes"]
+            if node["op"] in ("lstm", "gru", "simple_rnn")]
+
+
+def test_the_same_nodes_as_the_keras_reader(tmp_path):
+    """Both readers write the same recurrent nodes: op, every attribute and every array (no Caffe run)."""
+    from export_tf.exporter import export
+    model = _settings_model(state=False)
+    model.save(str(tmp_path / "model.keras"))
+    export(str(tmp_path / "model.keras"), str(tmp_path / "keras.npz"), batch=2, seed=0)
+    _export_saved(model, tmp_path, lambda m, folder: m.export(folder, verbose=False))
+    keras_side = _recurrent_nodes(str(tmp_path / "keras.npz"))
+    graph_side = _recurrent_nodes(str(tmp_path / "bundle.npz"))
+    assert [(op, attrs) for op, attrs, _ in graph_side] == [(op, attrs) for op, attrs, _ in keras_side]
+    for (_, _, mine), (_, _, theirs) in zip(graph_side, keras_side):
+        assert sorted(mine) == sorted(theirs)
+        for role in mine:
+            np.testing.assert_array_equal(np.asarray(mine[role]), np.asarray(theirs[role]))
+
+
+def test_keras2_savedmodel_hard_sigmoid(tmp_path):
+    """tf_keras' model.save(dir): hard_sigmoid gates are clip(0.2 x + 0.5, 0, 1) there; GRU both reset
+    modes, an LSTM, and a default Bidirectional GRU (tf_keras' standard_gru: the two biases unstacked)."""
+    tf_keras = pytest.importorskip("tf_keras")
+    kl = tf_keras.layers
+    inp = kl.Input((STEPS, 5), name="frames")
+    x = kl.GRU(10, return_sequences=True, recurrent_activation="hard_sigmoid", reset_after=False, name="gru_k2")(inp)
+    x = kl.GRU(10, return_sequences=True, recurrent_activation="hard_sigmoid", reset_after=True,
+               name="gru_k2_after")(x)
+    x = kl.LSTM(8, return_sequences=True, recurrent_activation="hard_sigmoid", name="lstm_k2")(x)
+    x = kl.Bidirectional(kl.GRU(4), name="bi_gru")(x)
+    out = kl.Dense(6, activation="softmax", name="probs")(x)
+    model = tf_keras.Model(inp, out)
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    manifest = convert_saved(model, tmp_path, lambda m, folder: m.save(folder))
+    gates = [node["attrs"]["recurrent_activation"] for node in manifest["nodes"] if node["op"] in ("gru", "lstm")]
+    assert gates[:3] == [{"function": "hard_sigmoid", "slope": 0.2, "offset": 0.5}] * 3
+    assert gates[3] == {"function": "sigmoid"}
+
+
+# ------------------------------------------------------------------------------ refusals
+
+class _Loops(tf.Module):
+    """Two while loops that are no Keras recurrent layer."""
+
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.kernel = tf.constant(rng.normal(0, 0.5, (3, 4)).astype("float32"))
+        self.recurrent = tf.constant(rng.normal(0, 0.5, (4, 4)).astype("float32"))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+    def power(self, x):
+        """x @ R applied five times."""
+        _, y = tf.while_loop(lambda i, y: i < 5, lambda i, y: (i + 1, tf.tanh(y @ self.recurrent)), [0, x])
+        return {"y": y}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, STEPS, 3], tf.float32, name="x")])
+    def halved(self, x):
+        """A SimpleRNN's list plumbing around a cell that is none: h = tanh(x K + h R) / 2."""
+        steps = tf.TensorArray(tf.float32, size=STEPS).unstack(tf.transpose(x, [1, 0, 2]))
+        out = tf.TensorArray(tf.float32, size=STEPS)
+
+        def body(t, h, out):
+            h = tf.tanh(steps.read(t) @ self.kernel + h @ self.recurrent) * 0.5
+            return t + 1, h, out.write(t, h)
+        _, _, out = tf.while_loop(lambda t, h, out: t < STEPS, body, [0, tf.zeros([tf.shape(x)[0], 4]), out])
+        return {"y": tf.transpose(out.stack(), [1, 0, 2])}
+
+
+@pytest.mark.parametrize("signature,reason", [
+    ("power", "not one sequence unstacked by TensorListFromTensor"),
+    ("halved", "no LSTM, GRU or SimpleRNN cell"),
+], ids=["plain_loop", "other_cell"])
+def test_other_while_loops_are_refused_by_name(tmp_path, signature, reason):
+    module = _Loops()
+    folder = str(tmp_path / "loops")
+    tf.saved_model.save(module, folder, signatures={"power": module.power, "halved": module.halved})
+    proc = subprocess.run([sys.executable, "-m", "export_tf", folder, "-o", str(tmp_path / "b.npz"),
+                           "--signature", signature], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
+    assert proc.returncode == 4, proc.stderr
+    assert "While" in proc.stderr and "is not a Keras recurrent layer's loop" in proc.stderr, proc.stderr
+    assert reason in proc.stderr, proc.stderr
+    assert not os.path.exists(str(tmp_path / "b.npz"))
