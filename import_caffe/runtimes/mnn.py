@@ -14,7 +14,7 @@ namespace can be made MNN is unavailable: it never runs with a network.
 
 MNN names a converted tensor after its Caffe top, or after its layer where one Caffe layer became several
 MNN ops (Power, Exp): a blob is asked for under both names. Tensors MNN's optimiser fused away (a
-Convolution's top when a ReLU follows) are not produced."""
+Convolution's or InnerProduct's top when a ReLU follows) are not asked for."""
 import json
 import os
 import shutil
@@ -33,6 +33,7 @@ TELEMETRY = os.path.join("MNN", "tools", "utils", "log.py")   # deleted at insta
 _WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnn_worker.py")
 _NO_NETWORK = (["unshare", "-n", "--"], ["unshare", "-r", "-n", "--"])
 _TIMEOUT = 1800
+_FUSING = ("Convolution", "Deconvolution", "InnerProduct")    # MNN's converter fuses a ReLU reading them into them
 
 
 def describe():
@@ -78,13 +79,20 @@ def _layers(prototxt):
 
 def candidates(layers, want):
     """{blob: [MNN tensor names to try]}: the blob's own name, then its last writer's name when the blob is
-    that layer's only top (and no blob is named so); through a Dropout (which MNN drops), its bottom's names."""
-    writer = {}
+    that layer's only top (and no blob is named so); through a Dropout (which MNN drops), its bottom's names.
+    Not the top of a Convolution / Deconvolution / InnerProduct that only ReLUs read: MNN fuses the ReLU into
+    the layer, and its tensor then holds the ReLU's values under whichever of the two names it kept.
+    """
+    writer, readers = {}, {}
     for layer in layers:
+        for bottom in layer[2]:
+            readers.setdefault(bottom, []).append(layer[1])
         for top in layer[3]:
             writer[top] = layer
     out = {}
     for blob in want:
+        if blob in writer and writer[blob][1] in _FUSING and readers.get(blob) and set(readers[blob]) == {"ReLU"}:
+            continue      # MNN fuses the ReLU into it: a tensor of this name may hold the ReLU's output
         names, seen = [], set()
         while blob not in seen:
             seen.add(blob)
@@ -111,8 +119,8 @@ def run(prototxt, caffemodel, inputs, want):
 
 
 def convert_and_run(prototxt, caffemodel, inputs, want):
-    """run()'s values, and what the child reported: {"found": {blob: MNN tensor}, "net_outputs": [MNN's
-    network outputs], "isolation": {"interfaces", "pip", "telemetry_modules"} as the child saw them}."""
+    """run()'s values, and what the child reported: {"found": {blob: MNN tensor}, "net_outputs": [the network
+    outputs MNN's converter lists], "isolation": {"interfaces", "pip", "telemetry_modules"} as the child saw them}."""
     from . import RuntimeFailure
     reason = unavailable()
     if reason:
@@ -137,10 +145,20 @@ def convert_and_run(prototxt, caffemodel, inputs, want):
             raise RuntimeFailure("MNN's child process ended with status %d: %s" % (proc.returncode, _last_line(proc.stdout)))
         if not report["ok"]:
             raise RuntimeFailure(report["error"])
+        report["net_outputs"] = net_outputs(proc.stdout)
         with np.load(os.path.join(work, "outputs.npz"), allow_pickle=False) as data:
             return dict((k, np.array(data[k], dtype=np.float32)) for k in data.files), report
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def net_outputs(stdout):
+    """The network outputs MNN's converter lists ("outputTensors: [ a, b, ]"), or None."""
+    for line in stdout.splitlines():
+        if line.strip().startswith("outputTensors:") and "[" in line:
+            inner = line.split("[", 1)[1].rsplit("]", 1)[0]
+            return [name.strip() for name in inner.split(",") if name.strip()]
+    return None
 
 
 def _report(stdout):

@@ -8,8 +8,8 @@ mnnconvert wrapper imports a telemetry client (MNN/tools/utils/log.py, which `ma
 
 WORKDIR holds request.json ({"prototxt", "caffemodel", "want": {blob: [MNN tensor names to try]}}) and
 inputs.npz; the worker writes model.mnn and outputs.npz ({blob: float32 NCHW}) there, and prints one JSON
-line: {"ok": true, "found": {blob: tensor}, "net_outputs": [MNN's network outputs], "isolation": {...}} or
-{"ok": false, "error": "..."}. No pickle anywhere."""
+line: {"ok": true, "found": {blob: tensor}, "isolation": {...}} or {"ok": false, "error": "..."}. No pickle
+anywhere."""
 import json
 import os
 import sys
@@ -37,9 +37,7 @@ def _convert(req, model):
 def _run(model, inputs, want):
     import numpy as np
     import MNN
-    graph = MNN.expr.load_as_dict(model)
-    names = set(graph)
-    net_outputs = sorted(MNN.expr.get_inputs_and_outputs(graph)[1])
+    names = set(MNN.expr.load_as_dict(model))
     found = {}
     for blob, candidates in want.items():
         hits = [c for c in candidates if c in names]
@@ -71,7 +69,7 @@ def _run(model, inputs, want):
         host = MNN.Tensor(shape, MNN.Halide_Type_Float, np.zeros(shape, np.float32), MNN.Tensor_DimensionType_Caffe)
         tensor.copyToHostTensor(host)
         out[blob] = np.array(host.getNumpyData(), dtype=np.float32).reshape(shape)
-    return out, found, net_outputs
+    return out, found
 
 
 def _isolation():
@@ -94,10 +92,10 @@ def main(argv):
         inputs = dict((k, data[k]) for k in data.files)
     model = os.path.join(work, "model.mnn")
     _convert(req, model)
-    out, found, net_outputs = _run(model, inputs, req["want"])
+    out, found = _run(model, inputs, req["want"])
     np.savez(os.path.join(work, "outputs.npz"), **out)
     sys.stdout.write("\n" + json.dumps({"ok": True, "found": dict((b, n) for b, n in found.items() if b in out),
-                                        "net_outputs": net_outputs, "isolation": _isolation()}) + "\n")
+                                        "isolation": _isolation()}) + "\n")
     sys.stdout.flush()
     return 0
 
