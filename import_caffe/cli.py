@@ -17,7 +17,8 @@ def parser():
                    help="a plugin file with the Caffe lowering of a custom layer (repeatable; see the README)")
     p.add_argument("--target", default="auto", metavar="NAME",
                    help="the Caffe build to generate for: auto (default: what the Caffe here offers), caffe-1.0 "
-                        "(BVLC 1.0: no Clip, no Swish; exact compositions instead) or caffe-1.0-debian (Clip, Swish)")
+                        "(BVLC 1.0: no Clip, no Swish; exact compositions instead), caffe-1.0-debian (Clip, Swish), "
+                        "or a runtime that imports Caffe files: opencv (OpenCV's dnn), mnn (MNN's converter)")
     p.add_argument("--prototxt", metavar="NET",
                    help="fill YOUR hand-written net instead of a generated one: layers matched by name or "
                         "through --map, every shape checked (see the README)")
@@ -26,10 +27,11 @@ def parser():
                    help="when the parity check fails (exit status 3), still write the model files, named "
                         "<model>.failed-verification.prototxt / .caffemodel (default: only the report)")
     p.add_argument("--verify-with", metavar="RUNTIME[,RUNTIME]",
-                   help="after the Caffe check, run the written files in these runtimes too (opencv: OpenCV's dnn) "
+                   help="after the Caffe check, run the written files in these runtimes too (opencv: OpenCV's dnn; "
+                        "mnn: MNN, converted by its own converter, run isolated without network) "
                         "and compare every blob they output with Caffe's and their outputs with TF's; exit status 3 "
                         "if one disagrees or cannot run the net. With --target auto, generates for the runtime's "
-                        "target (opencv). Installed by make setup")
+                        "target (opencv, mnn). Installed by make setup")
     p.add_argument("-q", "--quiet", action="store_true", help="print the summary, not the per-layer table")
     return p
 

@@ -130,8 +130,9 @@ def adapt(layers, ins, target):
             out += _scale_on_channels(layer, channels)
         elif layer.type == "Eltwise" and layer.params.get("eltwise_param", {}).get("coeff") and target.refusal(layer):
             out += _coeff_as_power(layer)
-        elif (layer.type == "Slice" and getattr(layer, "axis_size", None) and layer.params["slice_param"]["axis"] in (2, 3)
-              and channels.get(layer.bottoms[0]) and any(t in silenced for t in layer.tops) and silence_refused):
+        elif (silence_refused and layer.type == "Slice" and getattr(layer, "axis_size", None)
+              and layer.params["slice_param"]["axis"] in (2, 3) and channels.get(layer.bottoms[0])
+              and any(t in silenced for t in layer.tops)):
             layer.silenced = set(t for t in layer.tops if t in silenced)
             out += _crop_convs(layer, channels[layer.bottoms[0]])
             dropped |= layer.silenced
@@ -176,7 +177,8 @@ def _scale_on_channels(layer, channels):
     flat, scaled = layer.name + "/flat", layer.name + "/scaled"
     param.update({"axis": 1, "num_axes": 1})
     blobs = [blob.reshape(-1)] + [np.asarray(b).reshape(-1) for b in layer.blobs[1:]]
-    return [CaffeLayer(flat, "Reshape", layer.bottoms, [flat], {"reshape_param": {"shape": {"dim": [-1, blob.size, 1, 1]}}}),
+    return [CaffeLayer(flat, "Reshape", layer.bottoms, [flat],
+                       {"reshape_param": {"shape": {"dim": [-1, blob.size, 1, 1]}}}),
             CaffeLayer(scaled, "Scale", [flat], [scaled], {"scale_param": param}, blobs),
             CaffeLayer(layer.name, "Reshape", [scaled], layer.tops, {"reshape_param": {"shape": {"dim": [-1] + back}}})]
 

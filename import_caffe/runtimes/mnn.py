@@ -142,7 +142,8 @@ def convert_and_run(prototxt, caffemodel, inputs, want):
             raise RuntimeFailure("MNN did not finish within %d s" % _TIMEOUT)
         report = _report(proc.stdout)
         if report is None:
-            raise RuntimeFailure("MNN's child process ended with status %d: %s" % (proc.returncode, _last_line(proc.stdout)))
+            raise RuntimeFailure("MNN's child process ended with status %d: %s"
+                                 % (proc.returncode, _last_line(proc.stdout)))
         if not report["ok"]:
             raise RuntimeFailure(report["error"])
         report["net_outputs"] = net_outputs(proc.stdout)

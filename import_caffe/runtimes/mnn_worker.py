@@ -79,7 +79,8 @@ def _isolation():
     import socket
     return {"interfaces": sorted(name for _, name in socket.if_nameindex()),
             "pip": shutil.which("pip") or shutil.which("pip3"),
-            "telemetry_modules": sorted(m for m in sys.modules if m.split(".")[0] == "aliyun" or m.startswith("MNN.tools"))}
+            "telemetry_modules": sorted(m for m in sys.modules
+                                        if m.split(".")[0] == "aliyun" or m.startswith("MNN.tools"))}
 
 
 def main(argv):
