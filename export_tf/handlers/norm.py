@@ -232,3 +232,32 @@ def _shift(view, mean_users, inv, channels, members):
         return None
     members.append(after.name)
     return after.name, beta
+
+
+def graph_fused_layer_norm(view, src):
+    """tf_keras' LayerNormalization with an epsilon of 1.001e-5 or more, from its first Reshape: x reshaped to
+    (1, rows, C, 1), FusedBatchNormV3 in training mode over NCHW (ones, zeros), reshaped back [* gamma]
+    [+ beta]. The layer_norm node absorbing the rest, or None."""
+    shape = (view.values[src].shape[0],) + view.shape(src)
+    rows = int(np.prod(shape[:-1]))
+    if view.values[view.output].shape != (1, rows, shape[-1], 1):
+        return None
+    fused = _only(view, view.output, ("FusedBatchNormV3", "FusedBatchNorm", "FusedBatchNormV2"))
+    if fused is None or not fused.attr["is_training"].b or fused.attr["data_format"].s != b"NCHW":
+        return None
+    ins = _operands(view, fused)
+    if any(view.graph.is_data(t) for t in ins[1:3]) or not np.all(view.values[ins[1]] == 1) or \
+            np.any(view.values[ins[2]]) or any(view.graph.consumers.get("%s:%d" % (fused.name, k)) for k in range(1, 6)):
+        return None
+    back = _only(view, fused.name + ":0", ("Reshape",))
+    if back is None or view.values[back.name + ":0"].shape != shape:
+        return None
+    members, out, arrays = [fused.name, back.name], back.name + ":0", {}
+    for role, ops in (("gamma", ("Mul",)), ("beta", _ADDS)):
+        node = _only(view, out, ops)
+        value = None if node is None else _constant(view, node, shape[-1])
+        if value is not None:
+            arrays[role], out = value, node.name + ":0"
+            members.append(node.name)
+    attrs = {"epsilon": float(fused.attr["epsilon"].f), "center": "beta" in arrays, "scale": "gamma" in arrays}
+    return make_node("layer_norm", attrs, arrays, inputs=[src], output=out, absorbed=members)

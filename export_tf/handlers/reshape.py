@@ -1,13 +1,14 @@
 """Shape changes. Keras: Flatten, Reshape, Permute, ZeroPadding2D. TF ops: Reshape, Squeeze, ExpandDims
 (and the ExpandDims -> Tile -> Reshape that repeats rows, see resize.py; the Reshape -> MatMul -> Reshape of
-tf.tensordot on a sequence, a dense: see dense.py), Pad / PadV2 (zeros, H and W only), Transpose keeping the
-batch first."""
+tf.tensordot on a sequence, a dense: see dense.py; the Reshape -> FusedBatchNormV3 -> Reshape of tf_keras'
+layer norm: see norm.py), Pad / PadV2 (zeros, H and W only), Transpose keeping the batch first."""
 import numpy as np
 
 from ..node import Unsupported, make_node
 from ..registry import register, tf_op
 from .common import channels_last, spatial_input
 from .dense import tensordot_dense
+from .norm import graph_fused_layer_norm
 from .resize import tf_repeat
 
 
@@ -48,9 +49,9 @@ def zero_padding2d(view):
 @tf_op("Reshape", "Squeeze", "ExpandDims")
 def tf_reshape(view):
     src = view.data_input(0)
-    dense = tensordot_dense(view, src) if view.type == "Reshape" else None
-    if dense is not None:
-        return dense
+    found = (tensordot_dense(view, src) or graph_fused_layer_norm(view, src)) if view.type == "Reshape" else None
+    if found is not None:
+        return found
     if view.type == "ExpandDims":
         repeat = tf_repeat(view, src)
         if repeat is not None:
