@@ -1,7 +1,8 @@
 """OpenCV's dnn (cv2.dnn.readNetFromCaffe) as a --verify-with runtime: see runtimes/__init__.py for the
-contract. OpenCV addresses layers, not blobs: it outputs a layer's first top under the layer's name, and
-its Caffe importer names a Convolution / Deconvolution layer after its top, so a blob is asked for under
-the name of the last layer writing it (in-place layers hold its final value) when that is its first top.
+contract. OpenCV addresses layers, not blobs: it outputs a layer's first top under the layer's name (its
+other tops are not kept: forwardAndRetrieve returns them, but in buffers later layers have reused), and its
+Caffe importer names a Convolution / Deconvolution layer after its top, so a blob is asked for under the
+name of the last layer writing it (in-place layers hold its final value) when it is that layer's first top.
 
 OpenCV is an optional dependency of the Caffe side: `make setup` (and docker/Dockerfile.caffe) install
 opencv-python-headless (registry.OPENCV_VERSION, the newest whose wheel supports Python 3.9 with numpy 1.19,
@@ -64,20 +65,12 @@ def _layers(prototxt):
 
 
 def cv_names(layers, want):
-    """{blob: the OpenCV layer name outputting it} for the blobs of `want` OpenCV can output."""
+    """{blob: the OpenCV layer outputting it} for the blobs of `want` that are the first top of their last writer."""
     producer = {}
     for name, kind, tops in layers:
-        for top in tops:
-            producer[top] = (name, kind, tops)
-    names = {}
-    for blob in want:
-        if blob not in producer:
-            continue
-        name, kind, tops = producer[blob]
-        if tops.index(blob) != 0:
-            continue
-        names[blob] = blob if kind in _RENAMED_TO_TOP else name
-    return names
+        for index, top in enumerate(tops):
+            producer[top] = (top if kind in _RENAMED_TO_TOP else name, index)
+    return dict((blob, producer[blob][0]) for blob in want if blob in producer and producer[blob][1] == 0)
 
 
 def _one_line(exc):
