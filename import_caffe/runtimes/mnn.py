@@ -9,8 +9,9 @@ telemetry client that pip-installs aliyun-log-python-sdk into the interpreter by
 its own directory MNN_DIR of the Caffe root filesystem, outside every Python path, and deletes that module;
 the converter and the engine run in a child process (runtimes/mnn_worker.py) that calls the compiled
 converter directly (never MNN.tools), under `python3 -I` with an empty environment and no pip on PATH,
-inside a new network namespace that has no network (`unshare -n`, or `-rn` unprivileged). Where no such
-namespace can be made MNN is unavailable: it never runs with a network.
+inside a new network namespace that has no network (`unshare -n`, or `-rn` unprivileged), or as it is where
+this process has no network already (`docker run --network none`). Otherwise MNN is unavailable: it never
+runs with a network.
 
 MNN names a converted tensor after its Caffe top, or after its layer where one Caffe layer became several
 MNN ops (Power, Exp): a blob is asked for under both names. Tensors MNN's optimiser fused away (a
@@ -45,7 +46,10 @@ def _installed():
 
 
 def isolation():
-    """The command prefix that runs a child without network (the first of _NO_NETWORK that works), or None."""
+    """The command prefix that runs a child without network: none where this process has no network already
+    (loopback only: `docker run --network none`), else the first of _NO_NETWORK that works; or None."""
+    if _interfaces() == ["lo"]:
+        return []
     for prefix in _NO_NETWORK:
         try:
             proc = subprocess.run(prefix + ["true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
@@ -56,6 +60,14 @@ def isolation():
     return None
 
 
+def _interfaces():
+    import socket
+    try:
+        return sorted(name for _, name in socket.if_nameindex())
+    except OSError:
+        return None
+
+
 def unavailable():
     if not _installed():
         return ("MNN (mnn %s) is not installed in the Caffe environment; make setup installs it into %s"
@@ -63,7 +75,8 @@ def unavailable():
     if os.path.exists(os.path.join(MNN_DIR, TELEMETRY)):
         return "MNN's telemetry module %s is present in %s; reinstall with make setup" % (TELEMETRY, MNN_DIR)
     if isolation() is None:
-        return "MNN runs only without network, and no network namespace can be made here (unshare -n, -rn)"
+        return ("MNN runs only without network: this process has one and cannot make a network namespace "
+                "(unshare -n, -rn); run without network (docker run --network none) or as root")
     return None
 
 

@@ -115,3 +115,15 @@ def test_net_outputs_from_the_converters_list():
     text = "Start to Optimize the MNN Net...\ninputTensors : [ x, ]\noutputTensors: [ y, d, ]\nConverted Success!\n"
     assert mnn.net_outputs(text) == ["y", "d"]
     assert mnn.net_outputs("nothing") is None
+
+
+def test_mnn_runs_only_without_network(monkeypatch, tmp_path):
+    monkeypatch.setattr(mnn, "_interfaces", lambda: ["lo"])
+    assert mnn.isolation() == []                  # no network here already (docker run --network none)
+    monkeypatch.setattr(mnn, "_interfaces", lambda: ["eth0", "lo"])
+    monkeypatch.setattr(mnn, "_NO_NETWORK", (["false"],))
+    assert mnn.isolation() is None
+    monkeypatch.setattr(mnn, "MNN_DIR", str(tmp_path))
+    assert "make setup installs it" in mnn.unavailable()
+    (tmp_path / (".pin-mnn==%s" % mnn.MNN_VERSION)).write_text("")
+    assert "MNN runs only without network" in mnn.unavailable()
