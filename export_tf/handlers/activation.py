@@ -2,10 +2,13 @@
 value, threshold), LeakyReLU, ThresholdedReLU (Keras 2), ELU, PReLU (any shared_axes), Softmax (any axes
 but the batch), and the `activation` argument of other layers (activation_attr). TF ops: Relu, Relu6,
 LeakyRelu, Elu, Selu, Sigmoid, Tanh, Softplus, Softsign, Exp, Softmax, and tf.nn.gelu's arithmetic (graph_gelu:
-from its first op, a Mul, Neg or Pow; Erfc and Pow only there).
+from its first op, a Mul, Neg or Pow; Erfc and Pow only there), and Transpose -> Softmax -> Transpose, a softmax
+over another axis (graph_softmax_over_axis, from reshape.py's Transpose).
 
 The canonical attributes of each activation, every constant written out, are declared once here (FIXED)
 and written by both readers."""
+import numpy as np
+
 from shared.opspec.activation import SELU_ALPHA, SELU_SCALE
 
 from ..node import Unsupported, make_node
@@ -231,3 +234,21 @@ def tf_gelu_part(view):
         raise Unsupported("%s is converted only as part of tf.nn.gelu's arithmetic (exact: 0.5 x erfc(-x / "
                           "sqrt 2); approximate: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))))" % view.type)
     return node
+
+
+def graph_softmax_over_axis(view, src, perm):
+    """tf.nn.softmax over an axis other than the last: a Transpose (`view`, by `perm`) bringing the axis last,
+    Softmax, and the inverse Transpose. The softmax activation over that axis, or None."""
+    softmax = view.single_consumer(view.output)
+    if softmax is None or softmax[0].op != "Softmax":
+        return None
+    back = view.single_consumer(softmax[0].name + ":0")
+    if back is None or back[0].op != "Transpose":
+        return None
+    back_perm = view.values[view.graph.resolve(back[0].inputs[1])]
+    if view.graph.is_data(view.graph.resolve(back[0].inputs[1])) or \
+            [perm[int(p) % len(perm)] for p in np.asarray(back_perm).reshape(-1)] != list(range(len(perm))):
+        return None
+    axis = int(perm[-1]) if perm[-1] != len(perm) - 1 else -1
+    return make_node("activation", {"function": "softmax", "axis": axis}, inputs=[src],
+                     output=back[0].name + ":0", absorbed=[softmax[0].name, back[0].name])

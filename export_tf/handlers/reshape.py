@@ -1,11 +1,13 @@
 """Shape changes. Keras: Flatten, Reshape, Permute, ZeroPadding2D. TF ops: Reshape, Squeeze, ExpandDims
 (and the ExpandDims -> Tile -> Reshape that repeats rows, see resize.py; the Reshape -> MatMul -> Reshape of
 tf.tensordot on a sequence, a dense: see dense.py; the Reshape -> FusedBatchNormV3 -> Reshape of tf_keras'
-layer norm: see norm.py), Pad / PadV2 (zeros, H and W only), Transpose keeping the batch first."""
+layer norm: see norm.py), Pad / PadV2 (zeros, H and W only), Transpose keeping the batch first (and
+Transpose -> Softmax -> Transpose, a softmax over that axis: see activation.py)."""
 import numpy as np
 
 from ..node import Unsupported, make_node
 from ..registry import register, tf_op
+from .activation import graph_softmax_over_axis
 from .common import channels_last, spatial_input
 from .dense import tensordot_dense
 from .norm import graph_fused_layer_norm
@@ -92,4 +94,7 @@ def tf_transpose(view):
         raise Unsupported("permutation %r moves the batch axis" % (perm,))
     if perm == list(range(rank)):
         return tensordot_dense(view, src) or make_node("identity", {}, inputs=[src])
+    softmax = graph_softmax_over_axis(view, src, perm)
+    if softmax is not None:
+        return softmax
     return make_node("permute", {"dims": perm[1:]}, inputs=[src])

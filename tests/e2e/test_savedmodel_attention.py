@@ -59,7 +59,7 @@ def test_attention_weighted_average(tmp_path, writer):
     model = randomize_attention(keras.Model(features, attention_average_head(h)))
     ops, result = convert_saved_model(export_saved_model(model, tmp_path, writer), tmp_path)
     assert_parity(result)
-    assert ops["dot"] == 1 and ops["dense"] == 2, ops
+    assert ops["dot"] == 1 and ops["dense"] == 2 and ops["permute"] == 1, ops     # the softmax over time: one node
 
 
 def test_stacked_lstm_with_attention_average(tmp_path):
