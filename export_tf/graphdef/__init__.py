@@ -19,6 +19,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     from .load import load_graph
     from .. import domains
     from ..manifest import build_manifest, write
+    from .lookups import find_lookups
     from .loops import find_loops, unfetchable
     from .lower import lower_graph, place, refuse_control_flow
     from .reference import make_feeds, run
@@ -29,6 +30,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     where = loaded.source["path"]
     graph = clean(loaded.graph_def, loaded.inputs, loaded.outputs, where, loaded.constants)
     loops, refused = find_loops(graph)          # recurrent layers' While loops (loops.py)
+    loops.update(find_lookups(graph))           # and embedding lookups of integer ids (lookups.py)
     refuse_control_flow(graph, where, loops, refused)
     skip = unfetchable(graph, loops)
     feeds, input_domains = make_feeds(loaded.graph_def, graph.inputs, batch, seed, input_shape, reference_inputs,
@@ -40,7 +42,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     log("running %d ops in TensorFlow on %d reference input(s)"
         % (len(graph.order), next(iter(feeds.values())).shape[0]))
     values = run(loaded.graph_def, dict(feeds, **loaded.constants), fetches)
-    values.update(feeds)
+    values.update((t, v.astype(np.float32)) for t, v in feeds.items())    # ids too: a float blob, as Caffe's
     values.update(weights)
     lowered = lower_graph(graph, values, where, loops)
     if loaded.function is not None:

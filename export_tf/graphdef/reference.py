@@ -6,6 +6,7 @@ import numpy as np
 from shared.errors import ModelLoadError, UsageError
 
 from .. import domains
+from . import lookups
 from .names import op_name
 
 
@@ -85,8 +86,9 @@ def make_feeds(graph_def, specs, batch, seed, input_shape=None, provided=None, g
     feeds, found = {}, {}
     for index, spec in enumerate(specs):
         shape, dtype = placeholder_shape(graph_def, spec.tensor)
-        if dtype.name != "float32":
-            raise UsageError("input %s is %s; only float32 inputs are supported" % (spec.tensor, dtype.name))
+        if dtype.name != "float32" and not dtype.is_integer:
+            raise UsageError("input %s is %s; only float32 inputs and integer ids are supported"
+                             % (spec.tensor, dtype.name))
         given = spec.shape or (list(input_shape) if input_shape is not None and len(specs) == 1 else None)
         if given is not None:
             if shape is not None and len(shape) != len(given) + 1:
@@ -101,7 +103,11 @@ def make_feeds(graph_def, specs, batch, seed, input_shape=None, provided=None, g
             raise UsageError("input %s has unknown dimensions %r; give them as --inputs %s:HxWxC (without "
                              "the batch)" % (spec.tensor, shape, op_name(spec.tensor)))
         n = shape[0] if shape[0] is not None else batch
-        domain = found[spec.tensor] = input_domain(graph, spec) if graph is not None else domains.real()
+        if graph is None:
+            domain = domains.real() if not dtype.is_integer else domains.ids(domains.DEFAULT_ID_RANGE, "integer")
+        else:       # integer ids: the embedding lookups they reach (lookups.py)
+            domain = lookups.input_domain(graph, spec.tensor) if dtype.is_integer else input_domain(graph, spec)
+        found[spec.tensor] = domain
         if provided is not None:
             key = next((k for k in (spec.tensor, op_name(spec.tensor), index) if k in provided), None)
             if key is None:
@@ -110,9 +116,12 @@ def make_feeds(graph_def, specs, batch, seed, input_shape=None, provided=None, g
             if list(value.shape[1:]) != shape[1:] or (shape[0] is not None and value.shape[0] != shape[0]):
                 raise UsageError("reference input for %s has shape %r, expected %r"
                                  % (spec.tensor, value.shape, [n] + shape[1:]))
+            domains.check_given(spec.tensor, domain, value)
             feeds[spec.tensor] = value
         else:
             feeds[spec.tensor] = domains.draw(domain, [n] + shape[1:], rng)
+        if dtype.is_integer:
+            feeds[spec.tensor] = feeds[spec.tensor].astype(dtype.as_numpy_dtype)    # TF is fed the ids as ints
     sizes = set(v.shape[0] for v in feeds.values())
     if len(sizes) != 1:
         raise UsageError("the inputs have different batch sizes %s" % sorted(sizes))

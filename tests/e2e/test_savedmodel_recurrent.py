@@ -37,21 +37,24 @@ def _ops(manifest):
     return [node["op"] for node in manifest["nodes"]]
 
 
-def test_char_level_classifier_features(tmp_path):
-    """Conv1D -> MaxPooling1D -> LSTM (last step) -> Dense, on character features (an Embedding's int
-    ids are not read by the graph front end), through tf.saved_model.save."""
-    inp = keras.Input((STEPS * 2, 8), name="chars")
-    x = layers.Conv1D(12, 5, padding="same", activation="relu", name="conv")(inp)
+def test_char_level_classifier(tmp_path):
+    """Embedding -> Conv1D -> MaxPooling1D -> LSTM (last step) -> Dense, through tf.saved_model.save; the
+    int32 ids drawn below the table's rows (export_tf/graphdef/lookups.py)."""
+    inp = keras.Input((STEPS * 2,), dtype="int32", name="chars")
+    x = layers.Embedding(40, 8, name="embed")(inp)
+    x = layers.Conv1D(12, 5, padding="same", activation="relu", name="conv")(x)
     x = layers.MaxPooling1D(2, name="pool")(x)                   # 64 steps
     x = layers.LSTM(16, name="lstm")(x)
     out = layers.Dense(5, activation="softmax", name="probs")(x)
     manifest = convert_saved(randomize_recurrent(keras.Model(inp, out)), tmp_path, tf.saved_model.save)
-    assert "lstm" in _ops(manifest)
+    assert _ops(manifest)[0] == "embedding" and "lstm" in _ops(manifest)
+    assert [d["high"] for d in manifest["reference"]["input_domains"].values()] == [40]    # ids in [0, 40)
 
 
 def test_gru_tagger_both_reset_modes(tmp_path):
-    inp = keras.Input((STEPS, 8), name="tokens")
-    x = layers.GRU(10, return_sequences=True, reset_after=True, name="gru_after")(inp)
+    inp = keras.Input((STEPS,), dtype="int32", name="tokens")
+    x = layers.Embedding(25, 8, name="embed")(inp)
+    x = layers.GRU(10, return_sequences=True, reset_after=True, name="gru_after")(x)
     x = layers.GRU(10, return_sequences=True, reset_after=False, name="gru_before")(x)
     out = layers.Dense(6, activation="softmax", name="tags")(x)                 # per step
     manifest = convert_saved(randomize_recurrent(keras.Model(inp, out)), tmp_path)
@@ -116,12 +119,13 @@ def test_the_same_nodes_as_the_keras_reader(tmp_path):
 
 
 def test_keras2_savedmodel_hard_sigmoid(tmp_path):
-    """tf_keras' model.save(dir): hard_sigmoid gates are clip(0.2 x + 0.5, 0, 1) there; GRU both reset
+    """tf_keras' model.save(dir) of a tagger over token ids: hard_sigmoid gates are clip(0.2 x + 0.5, 0, 1) there; GRU both reset
     modes, an LSTM, and a default Bidirectional GRU (tf_keras' standard_gru: the two biases unstacked)."""
     tf_keras = pytest.importorskip("tf_keras")
     kl = tf_keras.layers
-    inp = kl.Input((STEPS, 5), name="frames")
-    x = kl.GRU(10, return_sequences=True, recurrent_activation="hard_sigmoid", reset_after=False, name="gru_k2")(inp)
+    inp = kl.Input((STEPS,), dtype="int32", name="tokens")
+    x = kl.Embedding(25, 5, name="embed")(inp)
+    x = kl.GRU(10, return_sequences=True, recurrent_activation="hard_sigmoid", reset_after=False, name="gru_k2")(x)
     x = kl.GRU(10, return_sequences=True, recurrent_activation="hard_sigmoid", reset_after=True,
                name="gru_k2_after")(x)
     x = kl.LSTM(8, return_sequences=True, recurrent_activation="hard_sigmoid", name="lstm_k2")(x)
