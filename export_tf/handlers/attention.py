@@ -206,15 +206,15 @@ def tf_batch_matmul(view):
     mha = graph_multi_head_attention(view)
     if mha is not None:
         return mha
-    return _sequence_by_constant(view, a, view.static(1), view.attr("adj_y", False))
+    return _times_constant(view, a, view.static(1), view.attr("adj_y", False))
 
 
-def _sequence_by_constant(view, src, kernel, transposed):
+def _times_constant(view, src, kernel, transposed):
     if view.attr("adj_x", False) or not view.graph.is_data(src):
         raise Unsupported("a constant times the model's data (only the data times a constant matrix)")
     kernel = np.asarray(kernel, np.float32)
     kernel = kernel.reshape(kernel.shape[-2:]) if kernel.ndim == 3 and kernel.shape[0] == 1 else kernel
-    if kernel.ndim != 2 or len(view.shape(src)) != 2:
+    if kernel.ndim != 2:
         raise Unsupported("a tensor of shape %r times a constant of shape %r" % (view.shape(src), kernel.shape))
     kernel = np.ascontiguousarray(kernel.T if transposed else kernel)
     if kernel.shape[0] != view.shape(src)[-1]:
@@ -242,7 +242,7 @@ def tf_einsum(view):
             return mha
         (a, b), out = parsed
         if len(b) == 2 and b[0] == a[-1] and b[1] not in a and out == a[:-1] + b[1] and len(set(a)) == len(a):
-            return _sequence_by_constant(view, ins[0], view.static(1), False)
+            return _times_constant(view, ins[0], view.static(1), False)
     if any(is_einsum(view.node, *pattern) for pattern in PATTERNS):
         raise Unsupported("einsum %r: MultiHeadAttention's, but the ops around it are not its plain pattern "
                           "(three projections, the scores scaled by 1 / sqrt(key_dim), Softmax, the output "

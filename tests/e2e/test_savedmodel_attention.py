@@ -109,10 +109,11 @@ class _Products(tf.Module):
         self.kernel = tf.Variable(np.random.default_rng(3).normal(0, 0.5, (5, 7)).astype("float32"))
 
     @tf.function(input_signature=[tf.TensorSpec([None, STEPS, 5], tf.float32),
-                                  tf.TensorSpec([None, 9, 5], tf.float32)])
-    def __call__(self, a, b):
+                                  tf.TensorSpec([None, 9, 5], tf.float32), tf.TensorSpec([None, 5], tf.float32)])
+    def __call__(self, a, b, v):
         return {"scores": tf.einsum("btc,bsc->bts", a, b), "projected": tf.einsum("btc,cd->btd", a, self.kernel),
-                "swapped": tf.einsum("bsc,btc->bts", b, a)}
+                "swapped": tf.einsum("bsc,btc->bts", b, a), "vector": tf.einsum("bc,cd->bd", v, self.kernel),
+                "attended": tf.einsum("bc,btc->bt", v, a)}
 
 
 def test_einsum_products(tmp_path):
@@ -121,7 +122,7 @@ def test_einsum_products(tmp_path):
     tf.saved_model.save(module, folder, signatures=module.__call__.get_concrete_function())
     ops, result = convert_saved_model(folder, tmp_path)
     assert_parity(result)
-    assert ops == {"dot": 2, "dense": 1}, ops
+    assert ops == {"dot": 3, "dense": 2}, ops
 
 
 def test_attention_variants(tmp_path):
