@@ -71,6 +71,21 @@ def test_opencv_is_pinned_alike_in_the_image_the_root_filesystem_and_the_registr
     from import_caffe.runtimes.opencv import OPENCV_DIR
     assert OPENCV_DIR == "/opt/tf2caffe-opencv"
 
+
+def test_mnn_is_pinned_alike_and_installed_without_its_telemetry():
+    from import_caffe.registry import MNN_VERSION
+    from import_caffe.runtimes.mnn import MNN_DIR, TELEMETRY
+    make, pin = _read("Makefile"), "mnn==%s" % MNN_VERSION
+    sha = re.search(r"^MNN_SHA256 := ([0-9a-f]{64})$", make, re.M).group(1)
+    assert "MNN_PIN := %s" % pin in make and "sha256sum -c" in make
+    assert "rm $(MNN_DIR).partial/%s" % TELEMETRY in make
+    wheel, final = _stages("Dockerfile.caffe")[0], _stages("Dockerfile.caffe")[-1]
+    assert "ARG MNN_PIN=%s" % pin in wheel and "ARG MNN_SHA256=%s" % sha in wheel
+    install = [l for l in wheel if "--target /opt/tf2caffe-mnn" in l]
+    assert len(install) == 1 and "sha256sum -c" in install[0] and "/opt/tf2caffe-mnn/%s" % TELEMETRY in install[0]
+    assert "COPY --from=wheel /opt/tf2caffe-mnn/ /opt/tf2caffe-mnn/" in final
+    assert MNN_DIR == "/opt/tf2caffe-mnn"
+
 def test_tf_requirements_come_from_one_list():
     tf = _instructions("Dockerfile.tf")
     assert ("COPY docker/tf-requirements.txt docker/tf-requirements-nodeps.txt docker/tf-requirements-dev.txt /tmp/"
