@@ -155,15 +155,20 @@ def test_multi_head_cross_attention_called_with_keywords(tmp_path):
 
 # ---------------------------------------------------------------------------- acceptance models
 
-def test_stacked_lstm_language_model_with_attention_average(tmp_path):
+def language_model():
     """Embedding -> LSTM -> LSTM (return_sequences) -> per-step next-token softmax, and an attention-weighted
-    average of the steps (Dense(1) -> Softmax over time -> Dot) -> Dense."""
+    average of the steps (Dense(1) -> Softmax over time -> Dot) -> Dense (also built by
+    test_savedmodel_attention.py)."""
     tokens = keras.Input((STEPS,), dtype="int32", name="tokens")
     x = layers.Embedding(30, 8, name="embed")(tokens)
     x = layers.LSTM(16, return_sequences=True, name="lstm1")(x)
     h = layers.LSTM(16, return_sequences=True, name="lstm2")(x)
     next_token = layers.Dense(30, activation="softmax", name="next_token")(h)
-    report, result = check(keras.Model(tokens, [next_token, attention_average_head(h)]), tmp_path)
+    return keras.Model(tokens, [next_token, attention_average_head(h)])
+
+
+def test_stacked_lstm_language_model_with_attention_average(tmp_path):
+    report, result = check(language_model(), tmp_path)
     assert "LSTM" in caffe_layer_types(result)
 
 

@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras import layers
 
 from conftest import assert_parity, import_bundle
-from test_attention import STEPS, attention_average_head, randomize_attention, transformer_encoder
+from test_attention import STEPS, attention_average_head, language_model, randomize_attention, transformer_encoder
 
 
 @pytest.fixture(autouse=True)
@@ -62,18 +62,13 @@ def test_attention_weighted_average(tmp_path, writer):
     assert ops["dot"] == 1 and ops["dense"] == 2 and ops["permute"] == 1, ops     # the softmax over time: one node
 
 
-def test_stacked_lstm_with_attention_average(tmp_path):
-    """The language model of test_attention.py from its SavedModel, its LSTMs' While loops recognised
-    (export_tf/graphdef/loops.py), on float features: the graph reader feeds float32 inputs only, so the
-    Embedding of token ids is left out."""
-    features = keras.Input((STEPS, 8), name="features")
-    x = layers.LSTM(16, return_sequences=True, name="lstm1")(features)
-    h = layers.LSTM(16, return_sequences=True, name="lstm2")(x)
-    next_token = layers.Dense(30, activation="softmax", name="next_token")(h)
-    model = randomize_attention(keras.Model(features, [next_token, attention_average_head(h)]))
+def test_stacked_lstm_language_model_with_attention_average(tmp_path):
+    """The language model of test_attention.py from its SavedModel: the Embedding's gather and the LSTMs'
+    While loops are recognised by the graph reader (lookups.py, loops.py), the attention-weighted average here."""
+    model = randomize_attention(language_model())
     ops, result = convert_saved_model(export_saved_model(model, tmp_path), tmp_path)
     assert_parity(result)
-    assert ops["lstm"] == 2 and ops["dot"] == 1, ops
+    assert ops["embedding"] == 1 and ops["lstm"] == 2 and ops["dot"] == 1, ops
 
 
 def test_keras2_saved_model(tmp_path):
