@@ -105,7 +105,8 @@ def _projection_into(view, tensor):
         if node.op in ("Einsum",) + _MATMULS:
             found = _projection(view, node)
             return found if found is not None and found.out == tensor else None
-        node = _producer(view, view.graph.resolve(node.inputs[0]))
+        data = [t for t in (view.graph.resolve(i) for i in node.inputs) if view.graph.is_data(t)]
+        node = _producer(view, data[0]) if len(data) == 1 else None
     return None
 
 
@@ -159,11 +160,14 @@ def _scores_einsum(view, start):
         return node
     if not is_einsum(node, *CONTEXT) or view.graph.resolve(node.inputs[1]) != start.out:
         return None
-    node = _producer(view, view.graph.resolve(node.inputs[0]))             # Softmax
-    node = node and _producer(view, view.graph.resolve(node.inputs[0]))    # Mul (the scale)
-    if node is not None and node.op == "Mul":
-        node = _producer(view, _data_and_constant(view, node)[0]) if _data_and_constant(view, node) else None
-    return node if _is_scores(node) else None
+    back = _producer(view, view.graph.resolve(node.inputs[0]))
+    if back is None or back.op != "Softmax":
+        return None
+    back = _producer(view, view.graph.resolve(back.inputs[0]))
+    if back is not None and back.op == "Mul":        # the scale
+        split = _data_and_constant(view, back)
+        back = None if split is None else _producer(view, split[0])
+    return back if _is_scores(back) else None
 
 
 def _output_projection(view, tensor, members):
