@@ -1,6 +1,7 @@
 """TF's inference time of one batch (TF environment): the model's own predict_on_batch on the inputs of
-INPUTS.npy, after warm-up, median of RUNS calls; writes TF's output to OUT.npy and prints its figures as one JSON line.
-python bench/forward_tf.py MODEL.keras INPUTS.npy OUT.npy RUNS"""
+INPUTS.npy on THREADS threads (TF's intra- and inter-op pools), after warm-up, median of RUNS calls; writes
+TF's output to OUT.npy and prints its figures as one JSON line.
+python bench/forward_tf.py MODEL.keras INPUTS.npy OUT.npy RUNS THREADS"""
 import json
 import os
 import sys
@@ -12,7 +13,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def main(path, inputs, out, runs):
+def main(path, inputs, out, runs, threads):
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
     model = keras.saving.load_model(path, compile=False)
     x = np.load(inputs)
     for _ in range(2):                      # warm-up: tracing and the first allocations
@@ -27,4 +31,4 @@ def main(path, inputs, out, runs):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))

@@ -3,8 +3,9 @@ recurrent layer costs in Caffe's forward pass against the same model's TF run on
 
 For each model and length: the model is exported and imported as `make export` / `make import` do (wall
 times), then one batch of BATCH sequences runs through TF (Keras' predict_on_batch, bench/forward_tf.py)
-and through the converted Caffe net (net.forward(), bench/forward_caffe.py), each in its own process after
-two warm-up passes, the median of RUNS passes; the Caffe output is checked against TF's on that batch.
+and through the converted Caffe net (net.forward(), bench/forward_caffe.py), each in its own process on
+`threads` threads (TF's pools; OpenBLAS and OpenMP for Caffe) after two warm-up passes, the median of
+RUNS passes; the Caffe output is checked against TF's on that batch.
 The import's note says how the layer was lowered (Caffe's LSTM or unrolled) and into how many layers."""
 import json
 import os
@@ -31,7 +32,7 @@ def _figures(cmd, what):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def bench_model(kind, steps, work, log, tf_python, caffe_cmd, check):
+def bench_model(kind, steps, threads, work, log, tf_python, caffe_cmd, check):
     name = "%s_%d" % (kind, steps)
     folder = os.path.join(work, name)
     if os.path.isdir(folder):
@@ -52,13 +53,15 @@ def bench_model(kind, steps, work, log, tf_python, caffe_cmd, check):
     np.save(x, np.random.default_rng(0).standard_normal((BATCH, steps, make_model.CHANNELS)).astype(np.float32))
     tf_out = os.path.join(folder, "tf_out.npy")
     log("%s: timing TF" % name)
-    tf = _figures([tf_python(), os.path.join(HERE, "forward_tf.py"), model, x, tf_out, str(RUNS)], "TF forward")
+    tf = _figures([tf_python(), os.path.join(HERE, "forward_tf.py"), model, x, tf_out, str(RUNS), str(threads)],
+                  "TF forward")
     log("%s: timing Caffe" % name)
     caffe = _figures(caffe_cmd([folder], [os.path.join(HERE, "forward_caffe.py"),
                                           os.path.join(out, report["files"]["prototxt"]),
-                                          os.path.join(out, report["files"]["weights"]), x, tf_out, str(RUNS)]),
+                                          os.path.join(out, report["files"]["weights"]), x, tf_out, str(RUNS)],
+                               env=[("OPENBLAS_NUM_THREADS", str(threads)), ("OMP_NUM_THREADS", str(threads))]),
                      "Caffe forward")
-    result = {"model": kind, "steps": steps, "batch": BATCH, "status": report["summary"]["status"],
+    result = {"model": kind, "steps": steps, "batch": BATCH, "threads": threads, "status": report["summary"]["status"],
               "lowering": "; ".join(notes), "caffe_layers": caffe["layers"], "net_layers": caffe["net_layers"],
               "tf_ms": 1e3 * tf["median_s"], "tf_min_ms": 1e3 * tf["min_s"], "caffe_min_ms": 1e3 * caffe["min_s"],
               "caffe_ms": 1e3 * caffe["median_s"], "caffe_max_rel_vs_tf": caffe["max_rel_vs_tf"],
@@ -72,11 +75,13 @@ def bench_model(kind, steps, work, log, tf_python, caffe_cmd, check):
 
 
 def table(results):
-    lines = ["| model | steps | lowering | Caffe layers | TF predict ms | Caffe forward ms | Caffe / TF | "
+    lines = ["| model | steps | lowering | Caffe layers | TF predict ms, median (min) | Caffe forward ms, median (min) "
+             "| Caffe / TF | "
              "Caffe vs TF, max rel | export s | import s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         how = "Caffe's LSTM" if "Caffe's LSTM" in r["lowering"] else "unrolled"
-        lines.append("| %s | %d | %s | %d | %.1f | %.1f | %.2fx | %.0e | %.1f | %.1f |" % (
-            r["model"], r["steps"], how, r["caffe_layers"], r["tf_ms"], r["caffe_ms"], r["ratio"],
+        lines.append("| %s | %d | %s | %d | %.1f (%.1f) | %.1f (%.1f) | %.2fx | %.0e | %.1f | %.1f |" % (
+            r["model"], r["steps"], how, r["caffe_layers"], r["tf_ms"], r["tf_min_ms"], r["caffe_ms"],
+            r["caffe_min_ms"], r["ratio"],
             r["caffe_max_rel_vs_tf"], r["export_s"], r["import_s"]))
     return "\n".join(lines)

@@ -19,7 +19,7 @@ converted net's Caffe forward time per batch against the same model's TF run, at
 (bench/rnn.py).
 
   python bench/run.py [--models vgg16,vgg19,resnet50,big,slim_vgg16,big_ckpt] [--big-gb 3.2] [--workdir build/bench]
-  python bench/run.py --models lstm,lstm_hard,gru,bilstm [--steps 64,256]
+  python bench/run.py --models lstm,lstm_hard,gru,bilstm [--steps 64,256] [--threads 1]
 """
 import argparse
 import json
@@ -178,6 +178,7 @@ def main(argv=None):
                    "the recurrent ones)" % ", ".join(MODELS + rnn.KINDS))
     p.add_argument("--big-gb", type=float, default=3.2, help="float32 weights of the synthetic model, GB")
     p.add_argument("--steps", default="64,256", help="the recurrent models' sequence lengths, comma-separated")
+    p.add_argument("--threads", type=int, default=1, help="threads of the recurrent models' timed passes, both sides")
     p.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"))
     args = p.parse_args(argv)
     names = [n for n in args.models.split(",") if n]
@@ -190,6 +191,8 @@ def main(argv=None):
         lengths = []
     if not lengths or min(lengths) < 1:
         p.error("--steps: positive integers, comma-separated (found %r)" % args.steps)
+    if args.threads < 1:
+        p.error("--threads: a positive integer")
     work = os.path.abspath(args.workdir)
     os.makedirs(work, exist_ok=True)
 
@@ -198,7 +201,7 @@ def main(argv=None):
     info = machine()
     log("machine: %(cpu)s, %(nproc)s CPUs, %(ram_gb)s GB RAM, load %(load_before).2f" % info)
     results = [bench_model(n, work, args.big_gb, log) for n in names if n in MODELS]
-    recurrent = [rnn.bench_model(n, steps, work, log, tf_python, caffe_cmd, check)
+    recurrent = [rnn.bench_model(n, steps, args.threads, work, log, tf_python, caffe_cmd, check)
                  for n in names if n in rnn.KINDS for steps in lengths]
     info["load_after"] = os.getloadavg()[0]
     with open(os.path.join(work, "results.json"), "w") as f:
@@ -208,7 +211,8 @@ def main(argv=None):
     if results:
         print(table(results))
     if recurrent:
-        print("recurrent layers, one batch of %d (median of %d passes after warm-up):" % (rnn.BATCH, rnn.RUNS))
+        print("recurrent layers, one batch of %d on %d thread(s) (%d passes after warm-up):"
+              % (rnn.BATCH, args.threads, rnn.RUNS))
         print(rnn.table(recurrent))
     for r in results:
         for kind in ("export", "import"):
