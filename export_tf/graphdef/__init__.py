@@ -22,6 +22,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     from .lookups import find_lookups
     from .loops import find_loops, unfetchable
     from .lower import lower_graph, place, refuse_control_flow
+    from .timesteps import fold_steps
     from .reference import make_feeds, run
     from .variables import constant_values
     log = log or (lambda msg: None)
@@ -44,6 +45,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     values = run(loaded.graph_def, dict(feeds, **loaded.constants), fetches)
     values.update((t, v.astype(np.float32)) for t, v in feeds.items())    # ids too: a float blob, as Caffe's
     values.update(weights)
+    loops.update(fold_steps(graph, values, next(iter(feeds.values())).shape[0]))   # TimeDistributed
     lowered = lower_graph(graph, values, where, loops)
     if loaded.function is not None:
         _check_against_function(loaded, graph, feeds, values)

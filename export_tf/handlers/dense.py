@@ -46,8 +46,8 @@ def tf_matmul(view):
     kernel = view.static(1).astype(np.float32, copy=False)
     if view.attr("transpose_b", False):
         kernel = np.ascontiguousarray(kernel.T)
-    shape = view.shape(src)
-    if len(shape) != 1 or kernel.ndim != 2 or kernel.shape[0] != shape[0]:
+    shape = view.shape(src)         # (C,), or (T, C): the steps a TimeDistributed merged into rows (timesteps.py)
+    if len(shape) not in (1, 2) or kernel.ndim != 2 or kernel.shape[0] != shape[-1]:
         raise Unsupported("a (N, %s) input times a %r matrix" % (", ".join(map(str, shape)), kernel.shape))
     attrs = {"units": int(kernel.shape[1]), "use_bias": False, "activation": None}
     return absorbing_bias(view, "dense", attrs, {"kernel": kernel}, int(kernel.shape[1]), src)

@@ -56,10 +56,12 @@ def test_gru_tagger_both_reset_modes(tmp_path):
     x = layers.Embedding(25, 8, name="embed")(inp)
     x = layers.GRU(10, return_sequences=True, reset_after=True, name="gru_after")(x)
     x = layers.GRU(10, return_sequences=True, reset_after=False, name="gru_before")(x)
-    out = layers.Dense(6, activation="softmax", name="tags")(x)                 # per step
+    out = layers.TimeDistributed(layers.Dense(6, activation="softmax"), name="tags")(x)
     manifest = convert_saved(randomize_recurrent(keras.Model(inp, out)), tmp_path)
     grus = [node["attrs"]["reset_after"] for node in manifest["nodes"] if node["op"] == "gru"]
     assert grus == [True, False]
+    # Keras 3's TimeDistributed is one MatMul chain per step in the graph: folded into one (timesteps.py)
+    assert _ops(manifest)[-2:] == ["dense", "activation"] and _ops(manifest).count("dense") == 1
 
 
 def test_conv_bidirectional_lstm_recogniser(tmp_path):
@@ -119,8 +121,9 @@ def test_the_same_nodes_as_the_keras_reader(tmp_path):
 
 
 def test_keras2_savedmodel_hard_sigmoid(tmp_path):
-    """tf_keras' model.save(dir) of a tagger over token ids: hard_sigmoid gates are clip(0.2 x + 0.5, 0, 1) there; GRU both reset
-    modes, an LSTM, and a default Bidirectional GRU (tf_keras' standard_gru: the two biases unstacked)."""
+    """tf_keras' model.save(dir) of a tagger over token ids: hard_sigmoid gates are clip(0.2 x + 0.5, 0, 1)
+    there; GRU both reset modes, an LSTM, a default Bidirectional GRU (tf_keras' standard_gru: the two
+    biases unstacked) and a TimeDistributed Dense (a Reshape to N * T rows and back)."""
     tf_keras = pytest.importorskip("tf_keras")
     kl = tf_keras.layers
     inp = kl.Input((STEPS,), dtype="int32", name="tokens")
@@ -129,8 +132,8 @@ def test_keras2_savedmodel_hard_sigmoid(tmp_path):
     x = kl.GRU(10, return_sequences=True, recurrent_activation="hard_sigmoid", reset_after=True,
                name="gru_k2_after")(x)
     x = kl.LSTM(8, return_sequences=True, recurrent_activation="hard_sigmoid", name="lstm_k2")(x)
-    x = kl.Bidirectional(kl.GRU(4), name="bi_gru")(x)
-    out = kl.Dense(6, activation="softmax", name="probs")(x)
+    x = kl.Bidirectional(kl.GRU(4, return_sequences=True), name="bi_gru")(x)
+    out = kl.TimeDistributed(kl.Dense(6, activation="softmax"), name="tags")(x)      # rows: N * T
     model = tf_keras.Model(inp, out)
     rng = np.random.default_rng(3)
     model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
