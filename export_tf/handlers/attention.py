@@ -245,8 +245,9 @@ def tf_einsum(view):
             return _times_constant(view, ins[0], view.static(1), False)
     if any(is_einsum(view.node, *pattern) for pattern in PATTERNS):
         raise Unsupported("einsum %r: MultiHeadAttention's, but the ops around it are not its plain pattern "
-                          "(three projections, the scores scaled by 1 / sqrt(key_dim), Softmax, the output "
-                          "projection); a mask, a gate or the scores as an output are not converted from a graph"
+                          "(three projections, the scores scaled by 1 / sqrt(key_dim), a constant causal or "
+                          "sliding-window mask, Softmax, the output projection); a mask given as a tensor, a gate "
+                          "or the scores as an output are not converted from a graph"
                           % (equation,))
     raise Unsupported("einsum %r is not recognised: only a product of two activations contracting one axis "
                       "of each, an activation times a constant matrix on its last axis, and the einsums of "

@@ -1,9 +1,10 @@
 """Keras' MultiHeadAttention recognised in a graph (a SavedModel's ops), for export_tf/handlers/attention.py:
 three projections (EinsumDense: a matmul by the kernel and a reshape to (heads, dim), or an einsum
 abc,cde->abde; a bias add), the scores einsum BTNH,BSNH->BNTS, its scale 1 / sqrt(key_dim) (after it, or on
-the query before it), Softmax over the key steps, the weighted-sum einsum BNTS,BSNH->BTNH and the output
-projection (a reshape and a matmul, or an einsum abcd,cde->abe; a bias add). Exact or nothing: any other op
-on the way (a mask, a gate, the scores as an output, another scale) and the pattern is not matched."""
+the query before it), a causal or sliding-window mask (SelectV2 of a constant mask), Softmax over the key
+steps, the weighted-sum einsum BNTS,BSNH->BTNH and the output projection (a reshape and a matmul, or an
+einsum abcd,cde->abe; a bias add). Exact or nothing: any other op on the way (a mask given as a tensor, a
+gate, the scores as an output, another scale) and the pattern is not matched."""
 import numpy as np
 
 from ..node import Unsupported, make_node
@@ -225,6 +226,14 @@ def graph_multi_head_attention(view):
     after = scores if post_mul is None else post_mul
     if post_mul is not None:
         members.append(post_mul.name)
+    steps = view.shape(scores.name + ":0")[1:]
+    select = consumer(view, after.name + ":0", ("SelectV2", "Select"))
+    mask = (False, 0) if select is None else _constant_mask(view, select, after.name + ":0", steps)
+    if mask is None:
+        return None
+    if select is not None:
+        members.append(select.name)
+        after = select
     softmax = consumer(view, after.name + ":0", ("Softmax",))
     context = None if softmax is None else consumer(view, softmax.name + ":0", ("Einsum",), 0)
     if not is_einsum(context, *CONTEXT):
@@ -242,7 +251,34 @@ def graph_multi_head_attention(view):
             out_kernel.shape[:2] != (heads, value_dim):
         return None
     _check_scale(view, [s for s in (pre_scale, post_scale) if s is not None], key_dim, scores.name)
-    return _node(view, query, key, value, out_kernel, out, members)
+    return _node(view, query, key, value, out_kernel, out, members, mask)
+
+
+# a masked score: TF's softmax weight is then exactly 0, as the importer's (its -1e9 bias)
+_MASKED_AT_MOST = -1e9
+
+
+def _constant_mask(view, select, scores, steps):
+    """(causal, sliding_window) of a SelectV2(mask, scores, a very negative number) whose constant mask, the same
+    for every sample and head, is the one the multi_head_attention op makes with them (a query step i sees the
+    key steps j <= i if causal, |i - j| < the window if one); None if it is none of those."""
+    ins = [view.graph.resolve(t) for t in select.inputs]
+    if len(ins) != 3 or ins[1] != scores or any(view.graph.is_data(t) for t in (ins[0], ins[2])):
+        return None
+    fill, allowed = np.asarray(view.values[ins[2]]), np.asarray(view.values[ins[0]])
+    if fill.size != 1 or not float(fill.reshape(-1)[0]) <= _MASKED_AT_MOST or allowed.dtype != bool or \
+            allowed.shape[-2:] != steps:
+        return None
+    rows = allowed.reshape((-1,) + steps)
+    if not (rows == rows[0]).all():
+        return None
+    i, j = np.arange(steps[0])[:, None], np.arange(steps[1])[None, :]
+    for causal in (False, True):
+        for window in range(0, max(steps) + 1):
+            made = (j <= i if causal else np.ones(steps, bool)) & (np.abs(i - j) < window if window else True)
+            if (made == rows[0]).all():
+                return causal, window
+    return None
 
 
 def _check_scale(view, scales, key_dim, where):
@@ -253,7 +289,7 @@ def _check_scale(view, scales, key_dim, where):
                           % (where, [np.asarray(s).reshape(-1).tolist() for s in scales], key_dim))
 
 
-def _node(view, query, key, value, out_kernel, out, members):
+def _node(view, query, key, value, out_kernel, out, members, mask):
     projections = (("query", query), ("key", key), ("value", value))
     arrays = dict((role + "_kernel", p.kernel) for role, p in projections)
     arrays["output_kernel"] = out_kernel
@@ -271,7 +307,7 @@ def _node(view, query, key, value, out_kernel, out, members):
         members += p.members
     heads, key_dim = query.kernel.shape[1:]
     attrs = {"num_heads": int(heads), "key_dim": int(key_dim), "value_dim": int(value.kernel.shape[2]),
-             "output_dim": output_dim, "use_bias": use_bias, "gated": False, "causal": False, "sliding_window": 0,
+             "output_dim": output_dim, "use_bias": use_bias, "gated": False, "causal": mask[0], "sliding_window": mask[1],
              "return_scores": False}
     if query.src == value.src == key.src:
         inputs = [query.src]

@@ -159,12 +159,25 @@ def test_unrecognised_einsum_is_refused_by_name(tmp_path):
     assert not os.path.exists(str(tmp_path / "b.npz"))
 
 
-def test_multi_head_attention_with_a_mask_is_refused_by_name(tmp_path):
+def test_causal_and_sliding_window_masks(tmp_path):
+    """The constant masks Keras writes as a SelectV2 before the softmax: causal, and a sliding window with it."""
+    x = keras.Input((STEPS, 12), name="x")
+    h = layers.MultiHeadAttention(4, 3, name="causal")(x, x, use_causal_mask=True)
+    h = layers.MultiHeadAttention(4, 3, sliding_window=9, name="window")(h, h, use_causal_mask=True)
+    h = layers.MultiHeadAttention(2, 3, sliding_window=5, name="window_only")(h, h)
+    model = randomize_attention(keras.Model(x, h))
+    ops, result = convert_saved_model(export_saved_model(model, tmp_path), tmp_path)
+    assert_parity(result)
+    assert ops == {"multi_head_attention": 3}, ops
+
+
+def test_multi_head_attention_with_a_mask_tensor_is_refused_by_name(tmp_path):
     from export_tf.exporter import export
     from shared.errors import UnsupportedError
     x = keras.Input((8, 8), name="x")
-    out = layers.MultiHeadAttention(2, 4, name="mha")(x, x, use_causal_mask=True)
-    folder = export_saved_model(keras.Model(x, out), tmp_path)
+    m = keras.Input((8, 8), name="m")
+    out = layers.MultiHeadAttention(2, 4, name="mha")(x, x, attention_mask=m)
+    folder = export_saved_model(keras.Model([x, m], out), tmp_path)
     with pytest.raises(UnsupportedError) as info:
         export(folder, str(tmp_path / "b.npz"))
     assert "MultiHeadAttention's, but the ops around it are not its plain pattern" in str(info.value)
