@@ -120,6 +120,19 @@ def test_einsum_products(tmp_path):
     assert ops == {"dot": 3, "dense": 2}, ops
 
 
+def test_dot_attention_layers_through_their_products(tmp_path):
+    """Keras' Attention with dot scores (scaled or not) is two BatchMatMulV2 and a Softmax in a graph: two dot nodes
+    and a softmax, no pattern needed (with use_causal_mask its SelectV2 is refused)."""
+    q = keras.Input((STEPS, 8), name="q")
+    v = keras.Input((STEPS, 6), name="v")
+    k = keras.Input((STEPS, 8), name="k")
+    outs = [layers.Attention(use_scale=True, name="scaled")([q, v, k]), layers.Attention(name="plain")([q, k])]
+    model = randomize_attention(keras.Model([q, v, k], outs))
+    ops, result = convert_saved_model(export_saved_model(model, tmp_path), tmp_path)
+    assert_parity(result)
+    assert ops["dot"] == 4 and ops["activation"] == 2, ops
+
+
 def test_attention_variants(tmp_path):
     """Cross attention with its own key, value and output widths and no biases; LayerNormalization without
     its scale, and without its offset; the approximate (tanh) GELU."""
