@@ -90,7 +90,10 @@ OPENCV_DIR := $(ROOTFS)/opt/tf2caffe-opencv
 # sha256, into its own /opt/tf2caffe-mnn (on no Python path), without the telemetry module that MNN's
 # Python tools import (it pip-installs aliyun-log-python-sdk by itself); run only without network.
 MNN_PIN := mnn==3.6.1
-MNN_SHA256 := 8f6f8e0ead5067018ee35b48d5a9a64da723c0e891a71676e0d799d09ae448f7
+# one wheel per Caffe side's Python: bullseye's 3.9, trixie's 3.13 (CAFFE=source)
+MNN_PYTHON := $(if $(filter source,$(CAFFE)),3.13,3.9)
+MNN_SHA256_3.9 := 8f6f8e0ead5067018ee35b48d5a9a64da723c0e891a71676e0d799d09ae448f7
+MNN_SHA256_3.13 := 34e8a4ebc2671459dbf1305f26f6861d14897b581cff4d0920ae8805445af46f
 MNN_DIR := $(ROOTFS)/opt/tf2caffe-mnn
 
 caffe-env:
@@ -103,11 +106,11 @@ ifneq ($(HAS_CAFFE),yes)
 	    touch $(OPENCV_DIR).partial/.pin-$(OPENCV_PIN) && mv $(OPENCV_DIR).partial $(OPENCV_DIR); }
 	@test -f $(MNN_DIR)/.pin-$(MNN_PIN) || { echo "setup: installing $(MNN_PIN) into $(MNN_DIR)" >&2; \
 	    rm -rf $(MNN_DIR) $(MNN_DIR).partial $(MNN_DIR).wheel && mkdir -p $(MNN_DIR).wheel && \
-	    python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: --python-version 3.9 \
-	        --platform manylinux2014_x86_64 -d $(MNN_DIR).wheel $(MNN_PIN) && \
-	    echo "$(MNN_SHA256)  $$(ls $(MNN_DIR).wheel/*.whl)" | sha256sum -c --quiet && \
+	    python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+	        --python-version $(MNN_PYTHON) --platform manylinux2014_x86_64 -d $(MNN_DIR).wheel $(MNN_PIN) && \
+	    echo "$(MNN_SHA256_$(MNN_PYTHON))  $$(ls $(MNN_DIR).wheel/*.whl)" | sha256sum -c --quiet && \
 	    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --no-index --no-compile \
-	        --only-binary=:all: --python-version 3.9 --platform manylinux2014_x86_64 --target $(MNN_DIR).partial \
+	        --only-binary=:all: --python-version $(MNN_PYTHON) --platform manylinux2014_x86_64 --target $(MNN_DIR).partial \
 	        $(MNN_DIR).wheel/*.whl && rm -rf $(MNN_DIR).wheel $(MNN_DIR).partial/bin && \
 	    rm $(MNN_DIR).partial/MNN/tools/utils/log.py && \
 	    touch $(MNN_DIR).partial/.pin-$(MNN_PIN) && mv $(MNN_DIR).partial $(MNN_DIR); }

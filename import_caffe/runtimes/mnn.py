@@ -8,7 +8,7 @@ telemetry client that pip-installs aliyun-log-python-sdk into the interpreter by
 (MNN/tools/utils/log.py). So: `make setup` installs the pinned wheel (checked against its sha256) into
 its own directory MNN_DIR of the Caffe root filesystem, outside every Python path, and deletes that module;
 the converter and the engine run in a child process (runtimes/mnn_worker.py) that calls the compiled
-converter directly (never MNN.tools), under `python3 -I` with an empty environment and no pip on PATH,
+converter directly (never MNN.tools), under `python3 -I -B` with an empty environment and no pip on PATH,
 inside a new network namespace that has no network (`unshare -n`, or `-rn` unprivileged), or as it is where
 this process has no network already (`docker run --network none`). Otherwise MNN is unavailable: it never
 runs with a network.
@@ -34,6 +34,12 @@ TELEMETRY = os.path.join("MNN", "tools", "utils", "log.py")   # deleted at insta
 _WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnn_worker.py")
 _NO_NETWORK = (["unshare", "-n", "--"], ["unshare", "-r", "-n", "--"])
 _TIMEOUT = 1800
+# The child's Python flags (-I: no PYTHON* variables, no user site, no script folder on the path; -B: no bytecode
+# written into MNN_DIR) and its whole environment besides PATH and HOME: MNN's compiled modules ask for an
+# executable stack, which glibc 2.41 (trixie: CAFFE=source) refuses unless this tunable allows it (older glibc
+# ignores it).
+CHILD_PYTHON = [sys.executable, "-I", "-B"]
+CHILD_ENV = ["LANG=C.UTF-8", "GLIBC_TUNABLES=glibc.rtld.execstack=2"]
 _FUSING = ("Convolution", "Deconvolution", "InnerProduct")    # MNN's converter fuses a ReLU reading them into them
 
 
@@ -146,8 +152,8 @@ def convert_and_run(prototxt, caffemodel, inputs, want):
         np.savez(os.path.join(work, "inputs.npz"), **dict((k, np.asarray(v, np.float32)) for k, v in inputs.items()))
         empty = os.path.join(work, "empty-path")
         os.mkdir(empty)
-        cmd = isolation() + ["/usr/bin/env", "-i", "PATH=" + empty, "HOME=" + work, "LANG=C.UTF-8",
-                             sys.executable, "-I", _WORKER, MNN_DIR, work]
+        cmd = (isolation() + ["/usr/bin/env", "-i", "PATH=" + empty, "HOME=" + work] + CHILD_ENV
+               + CHILD_PYTHON + [_WORKER, MNN_DIR, work])
         try:
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                                   timeout=_TIMEOUT)

@@ -1,10 +1,10 @@
 """The child process of runtimes/mnn.py: converts a Caffe net with MNN's own converter and runs it with
-MNN's session API. Started only by mnn.py, isolated: `python3 -I` (no PYTHONPATH, no user site), no network
-namespace, no pip on PATH, the MNN install directory first on sys.path. It imports only the two compiled
+MNN's session API. Started only by mnn.py, isolated: `python3 -I -B` (no PYTHONPATH, no user site, no
+bytecode), no network, no pip on PATH, the MNN install directory first on sys.path. It imports only the two compiled
 modules it needs (_tools: the converter, _mnncengine through MNN: the engine) and never MNN.tools, whose
 mnnconvert wrapper imports a telemetry client (MNN/tools/utils/log.py, which `make setup` deletes).
 
-    python3 -I mnn_worker.py MNN_DIR WORKDIR
+    python3 -I -B mnn_worker.py MNN_DIR WORKDIR
 
 WORKDIR holds request.json ({"prototxt", "caffemodel", "want": {blob: [MNN tensor names to try]}}) and
 inputs.npz; the worker writes model.mnn and outputs.npz ({blob: float32 NCHW}) there, and prints one JSON

@@ -119,7 +119,6 @@ def test_mnn_runs_isolated_and_installs_nothing(tmp_path):
     client (make setup deletes it) instead of pip-installing one."""
     import os
     import subprocess
-    import sys
     assert not os.path.exists(os.path.join(mnn.MNN_DIR, mnn.TELEMETRY))
     before = _files(mnn.MNN_DIR)
     proto, weights, feed, top, _, ref = caffe_case("Convolution", str(tmp_path))
@@ -128,8 +127,8 @@ def test_mnn_runs_isolated_and_installs_nothing(tmp_path):
     assert report["isolation"] == {"interfaces": ["lo"], "pip": None, "telemetry_modules": []}, report
     code = ("import sys; sys.path.insert(0, %r); import MNN.tools.mnnconvert as m; "
             "print(m.mnn_logger, sorted(k for k in sys.modules if k.startswith('aliyun')))" % mnn.MNN_DIR)
-    proc = subprocess.run(mnn.isolation() + ["/usr/bin/env", "-i", "PATH=/nonexistent", sys.executable, "-I", "-c",
-                                             code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.run(mnn.isolation() + ["/usr/bin/env", "-i", "PATH=/nonexistent"] + mnn.CHILD_ENV
+                          + mnn.CHILD_PYTHON + ["-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=120)
     assert proc.returncode == 0 and "None []" in proc.stdout.splitlines(), proc.stdout + proc.stderr
     assert _files(mnn.MNN_DIR) == before

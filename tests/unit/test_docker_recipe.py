@@ -76,7 +76,7 @@ def test_mnn_is_pinned_alike_and_installed_without_its_telemetry():
     from import_caffe.registry import MNN_VERSION
     from import_caffe.runtimes.mnn import MNN_DIR, TELEMETRY
     make, pin = _read("Makefile"), "mnn==%s" % MNN_VERSION
-    sha = re.search(r"^MNN_SHA256 := ([0-9a-f]{64})$", make, re.M).group(1)
+    sha = re.search(r"^MNN_SHA256_3.9 := ([0-9a-f]{64})$", make, re.M).group(1)     # the image's Python 3.9
     assert "MNN_PIN := %s" % pin in make and "sha256sum -c" in make
     assert "rm $(MNN_DIR).partial/%s" % TELEMETRY in make
     wheel, final = _stages("Dockerfile.caffe")[0], _stages("Dockerfile.caffe")[-1]
