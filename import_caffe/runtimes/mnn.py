@@ -155,8 +155,9 @@ def convert_and_run(prototxt, caffemodel, inputs, want):
         cmd = (isolation() + ["/usr/bin/env", "-i", "PATH=" + empty, "HOME=" + work] + CHILD_ENV
                + CHILD_PYTHON + [_WORKER, MNN_DIR, work])
         try:
+            # cwd: MNN's converter writes .__convert_external_data.bin into its working folder
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                                  timeout=_TIMEOUT)
+                                  timeout=_TIMEOUT, cwd=work)
         except subprocess.TimeoutExpired:
             raise RuntimeFailure("MNN did not finish within %d s" % _TIMEOUT)
         report = _report(proc.stdout)

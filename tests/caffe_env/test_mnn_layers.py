@@ -132,3 +132,36 @@ def test_mnn_runs_isolated_and_installs_nothing(tmp_path):
                           universal_newlines=True, timeout=120)
     assert proc.returncode == 0 and "None []" in proc.stdout.splitlines(), proc.stdout + proc.stderr
     assert _files(mnn.MNN_DIR) == before
+
+
+def test_mnn_writes_nothing_into_the_working_folder(tmp_path, monkeypatch):
+    """MNN's converter keeps a large net's weights in `.__convert_external_data.bin` in its working folder
+    while it converts: the child works in its own temporary folder, so two imports in one folder cannot meet
+    there and a read-only working folder does not matter. Watched while a 64 MB InnerProduct converts."""
+    import os
+    import threading
+    import numpy as np
+    proto = tmp_path / "big.prototxt"
+    proto.write_text('input: "x" input_shape { dim: 1 dim: 4096 } layer { name: "l" type: "InnerProduct" '
+                     'bottom: "x" top: "y" inner_product_param { num_output: 4096 } }')
+    net = caffe.Net(str(proto), caffe.TEST)
+    net.params["l"][0].data[...] = np.random.RandomState(0).randn(4096, 4096) * 0.01
+    net.save(str(tmp_path / "big.caffemodel"))
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.update(os.listdir(str(here)))
+            done.wait(0.005)
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        got = mnn.run(str(proto), str(tmp_path / "big.caffemodel"), {"x": np.ones((1, 4096), np.float32)}, ["y"])
+    finally:
+        done.set()
+        watcher.join()
+    assert got["y"].shape == (1, 4096)
+    assert seen == set(), seen
