@@ -21,32 +21,27 @@ weight, and the activations among the ones Keras writes (sigmoid, tanh, relu, ha
 Keras 2 computes it, linear). A loop no candidate reproduces is refused ("no ... cell reproduces what it
 computes"): a wrong node is never written. A Bidirectional is two such loops merged (Pair).
 """
-import itertools
-
 import numpy as np
 
-from ..handlers.activation import FIXED
 from ..node import Unsupported, make_node
+from .cells import best_cell
 from .names import op_name
 
 LOOP_OPS = ("While", "StatelessWhile")
-TOLERANCE = 1e-5        # of max(1, the largest output): float32 TF against the float64 candidates
 _FLOAT = 1              # DT_FLOAT
-_KERAS3_HARD_SIGMOID = {"function": "hard_sigmoid", "slope": 1.0 / 6.0, "offset": 0.5}
-_KERAS2_HARD_SIGMOID = {"function": "hard_sigmoid", "slope": 0.2, "offset": 0.5}
-ACTIVATIONS = (FIXED["sigmoid"], FIXED["tanh"], FIXED["relu"], _KERAS3_HARD_SIGMOID, _KERAS2_HARD_SIGMOID, None)
 
 
 class Loop(object):
     """A While op laid out as a Keras recurrent layer's loop (structure only; cell_node confirms it)."""
 
-    def __init__(self, node, x, perms, reverse_axis, output, last, absorbed, states, weights):
+    def __init__(self, node, x, perms, reverse_axis, output, last, absorbed, states, weights, finals=()):
         self.node = node                # the While TfNode
         self.x = x                      # the sequence (N, T, C) read
         self.perms = perms              # tensors holding the transposes' permutations (each must be [1, 0, 2])
         self.reverse_axis = reverse_axis    # tensor of ReverseV2's axis (go_backwards), or None
-        self.output = output            # the tensor the node writes: (N, T, U) or (N, U)
+        self.output = output            # the output the model reads: (N, T, U) or (N, U); or None
         self.last = last                # whether it is the last step (N, U)
+        self.finals = list(finals)      # the final states (h, c) the model reads (return_state)
         self.absorbed = absorbed        # op names the node replaces (the list plumbing)
         self.states = states            # tensors of the initial states (must be zeros)
         self.weights = weights          # tensors of the captured float inputs
@@ -112,7 +107,7 @@ def _pairs(graph, loops):
     by_output = dict((loop.output, loop) for loop in loops.values())
     out = dict(loops)
     for backward in loops.values():
-        if backward.reverse_axis is None:
+        if backward.reverse_axis is None or backward.finals or backward.output is None:
             continue
         tensor, reverse_axis, extra = backward.output, None, []
         users = set(n for n, _ in graph.consumers.get(tensor, []))
@@ -125,7 +120,8 @@ def _pairs(graph, loops):
         merge = graph.nodes[list(users)[0]]
         data = [graph.resolve(t) for t in merge.inputs if graph.is_data(graph.resolve(t))]
         forward = by_output.get(data[0]) if len(data) == 2 and data[1] == tensor else None
-        if merge.op not in _MERGES or forward is None or forward.reverse_axis is not None or forward.x != backward.x \
+        if merge.op not in _MERGES or forward is None or forward.reverse_axis is not None or forward.finals \
+                or forward.x != backward.x \
                 or not _only_reader(graph, forward.output, merge.name) or forward.node.name not in out:
             continue
         del out[forward.node.name], out[backward.node.name]
@@ -174,7 +170,7 @@ def _structure(graph, node):
     x = graph.resolve(source.inputs[0])
     if not _only_reader(graph, inputs[where], node.name):
         raise Unsupported(_why(node, "its unstacked sequence is read elsewhere too"))
-    output, last = _outputs(graph, node, perms, absorbed)
+    output, last, finals = _outputs(graph, node, perms, absorbed)
     types = list(node.attr["T"].list.type)
     floats = [i for i, t in enumerate(types) if t == _FLOAT and i < len(inputs)]
     states = [inputs[i] for i in floats if i < where]
@@ -182,21 +178,22 @@ def _structure(graph, node):
     if not states or any(graph.is_data(t) for t in states):
         raise Unsupported(_why(node, "its states are not constants set before the loop (initial states "
                                      "given as inputs are not supported from a graph)"))
-    return Loop(node, x, perms, reverse_axis, output, last, absorbed, states, weights)
+    return Loop(node, x, perms, reverse_axis, output, last, absorbed, states, weights, finals)
 
 
 def _outputs(graph, node, perms, absorbed):
-    """The one tensor the model reads of the loop: every step, the last step, or a final state."""
+    """What the model reads of the loop: (every step or the last step, or None; whether it is the last;
+    [the final states read directly: return_state])."""
     outs = set(graph.resolve(t) for t in graph.outputs)
     read = sorted(set(t for t in list(graph.consumers) + list(outs) if op_name(t) == node.name))
-    found = []
+    found, finals = [], []
     for tensor in read:
-        if tensor in outs:
-            found.append((tensor, True))
-        for user, _ in graph.consumers.get(tensor, []):
+        users = graph.consumers.get(tensor, [])
+        if tensor in outs or any(graph.nodes[user].op != "TensorListStack" for user, _ in users):
+            finals.append(tensor)
+        for user, _ in users:
             reader = graph.nodes[user]
             if reader.op != "TensorListStack":
-                found.append((tensor, True))
                 continue
             stacked = reader.name + ":0"
             if stacked in outs:
@@ -212,11 +209,13 @@ def _outputs(graph, node, perms, absorbed):
                 else:
                     raise Unsupported(_why(node, "its stacked outputs are read by %s %r" % (after.op, after.name)))
                 absorbed.append(after.name)
-    if len(set(found)) != 1:
-        raise Unsupported(_why(node, "the model reads %s of its outputs; one is supported (every step, the "
-                                     "last step or the final h; return_state is not supported from a graph)"
-                               % (len(set(found)) or "none")))
-    return found[0]
+    found = sorted(set(found))
+    if len(found) > 1 or not (found or finals):
+        raise Unsupported(_why(node, "the model reads %s of its stacked outputs; one is supported (every step "
+                                     "or the last step)" % (len(found) or "none")))
+    if found:
+        return found[0][0], found[0][1], finals
+    return None, True, finals
 
 
 def unfetchable(graph, loops):
@@ -231,79 +230,6 @@ def unfetchable(graph, loops):
                     out.add(graph.resolve(node.inputs[index]))
         out.update(name + ":0" for name in loop.absorbed if graph.nodes[name].op == "TensorListFromTensor")
     return out
-
-
-def _act(attrs, x):
-    if attrs is None:
-        return x
-    kind = attrs["function"]
-    if kind == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-x))
-    if kind == "tanh":
-        return np.tanh(x)
-    if kind == "relu":
-        return np.maximum(x, 0.0)
-    return np.clip(attrs["slope"] * x + attrs["offset"], 0.0, 1.0)
-
-
-def run_cell(op, attrs, arrays, x):
-    """The manifest node's computation in float64 (Keras' equations): every step's h, (N, T, U)."""
-    kernel, rec = arrays["kernel"].astype(np.float64), arrays["recurrent_kernel"].astype(np.float64)
-    units = rec.shape[0]
-    bias = arrays.get("bias")
-    bias = np.zeros(kernel.shape[1:], np.float64) if bias is None else bias.astype(np.float64)
-    act, gate = attrs["cell_activation"], attrs.get("recurrent_activation")
-    steps = x[:, ::-1] if attrs["go_backwards"] else x
-    h = np.zeros((x.shape[0], units))
-    c = np.zeros_like(h)
-    out = []
-    for t in range(steps.shape[1]):
-        xt = steps[:, t].astype(np.float64)
-        if op == "simple_rnn":
-            h = _act(act, xt @ kernel + bias + h @ rec)
-        elif op == "lstm":
-            z = xt @ kernel + h @ rec + bias
-            i, f, g, o = (z[:, k * units:(k + 1) * units] for k in range(4))
-            c = _act(gate, f) * c + _act(gate, i) * _act(act, g)
-            h = _act(gate, o) * _act(act, c)
-        elif attrs["reset_after"]:
-            inner = xt @ kernel + (bias[0] if bias.ndim == 2 else 0.0)
-            recur = h @ rec + (bias[1] if bias.ndim == 2 else 0.0)
-            z = _act(gate, inner[:, :units] + recur[:, :units])
-            r = _act(gate, inner[:, units:2 * units] + recur[:, units:2 * units])
-            hh = _act(act, inner[:, 2 * units:] + r * recur[:, 2 * units:])
-            h = z * h + (1.0 - z) * hh
-        else:
-            inner = xt @ kernel + bias
-            z = _act(gate, inner[:, :units] + h @ rec[:, :units])
-            r = _act(gate, inner[:, units:2 * units] + h @ rec[:, units:2 * units])
-            hh = _act(act, inner[:, 2 * units:] + (r * h) @ rec[:, 2 * units:])
-            h = z * h + (1.0 - z) * hh
-        out.append(h)
-    return np.stack(out, axis=1)
-
-
-def _candidates(states, weights, channels):
-    """(op, structural attrs, arrays) for every reading of the captured weights that fits their shapes."""
-    units = states[0].shape[-1]
-    kinds = [("lstm", 4)] if len(states) == 2 else [("gru", 3), ("simple_rnn", 1)]
-    for (op, gates), order in itertools.product(kinds, itertools.permutations(range(len(weights)))):
-        width = gates * units
-        mats = [weights[i] for i in order]
-        if len(mats) == 4 and op == "gru" and mats[2].shape == mats[3].shape == (width,):
-            mats = mats[:2] + [np.stack(mats[2:])]     # tf_keras' standard_gru: the two biases unstacked
-        if len(mats) not in (2, 3) or mats[0].shape != (channels, width) or mats[1].shape != (units, width):
-            continue
-        arrays = {"kernel": mats[0], "recurrent_kernel": mats[1]}
-        if len(mats) == 3:
-            arrays["bias"] = mats[2]
-        bias_shape = mats[2].shape if len(mats) == 3 else None
-        if op == "gru":
-            for reset_after in (True, False):
-                if bias_shape in (None, (2, width) if reset_after else (width,)):
-                    yield op, {"reset_after": reset_after, "use_bias": bias_shape is not None}, arrays
-        elif bias_shape in (None, (width,)):
-            yield op, {"use_bias": bias_shape is not None}, arrays
 
 
 def cell_node(loop, graph, values):
@@ -326,29 +252,44 @@ def cell_node(loop, graph, values):
                                      "are expected" % (x.shape, [s.shape for s in states])))
     if len(states) > 2 or any(np.any(s) for s in states):
         raise Unsupported(_why(node, "its %d initial states are not zeros" % len(states)))
-    expected = np.asarray(values[loop.output], np.float64)
-    scale = max(1.0, float(np.abs(expected).max()))
-    best = None
-    for op, attrs, arrays in _candidates(states, weights, x.shape[2]):
-        gates = ACTIVATIONS if op != "simple_rnn" else (None,)
-        for gate, act in itertools.product(gates, ACTIVATIONS):
-            full = dict(attrs, units=int(states[0].shape[1]), cell_activation=act, go_backwards=backwards,
-                        return_sequences=not loop.last)
-            if op != "simple_rnn":
-                full["recurrent_activation"] = gate
-            with np.errstate(all="ignore"):     # a wrong candidate may overflow: it just does not match
-                seq = run_cell(op, full, arrays, x)
-            got = seq[:, -1] if loop.last else seq
-            if got.shape != expected.shape:
-                continue
-            err = float(np.abs(got - expected).max())
-            if err <= TOLERANCE * scale and (best is None or err < best[0]):
-                best = (err, op, full, arrays)
+    main = None if loop.output is None else np.asarray(values[loop.output], np.float64)
+    finals = [np.asarray(values[t], np.float64) for t in loop.finals]
+    best = best_cell(states, weights, x, backwards, loop.last, main, finals)
     if best is None:
         raise Unsupported(_why(node, "no LSTM, GRU or SimpleRNN cell with Keras' activations reproduces what "
                                      "it computes (its outputs checked on the reference inputs)"))
-    _, op, attrs, arrays = best
-    return make_node(op, attrs, dict(arrays), inputs=[loop.x], output=loop.output, absorbed=loop.absorbed)
+    op, attrs, arrays, roles = best
+    outputs = _node_outputs(loop, op, dict(zip(roles, loop.finals)), values)
+    made = make_node(op, dict(attrs, return_state=len(outputs) > 1), dict(arrays), inputs=[loop.x],
+                     output=outputs[0], absorbed=loop.absorbed)
+    made.outputs = outputs
+    return made
+
+
+def _node_outputs(loop, op, finals, values):
+    """The tensors the node writes: Keras' [output, h(, c)] with return_state, else [output]. With
+    return_state, an output or h the model does not read is the other one's tensor under a name of its
+    own (the same values: TF's); an LSTM's final h read alone is its last step (c is not fetched)."""
+    node = loop.node
+    if op == "lstm" and loop.output is None and list(finals) == ["h"]:
+        return [finals["h"]]
+    if not finals:
+        return [loop.output]
+    if op == "lstm" and "c" not in finals:
+        raise Unsupported(_why(node, "the model reads its final h but not its c (return_state: an LSTM's "
+                                     "node writes both)"))
+    if "h" not in finals and not (loop.last and loop.output is not None):
+        raise Unsupported(_why(node, "the model reads its final c alone with every step (return_state: the "
+                                     "final h is needed too)"))
+    main = loop.output
+    h = finals.get("h")
+    if main is None:
+        main = "%s/last_step:0" % node.name
+        values[main] = values[h]
+    if h is None:
+        h = "%s/final_h:0" % node.name
+        values[h] = values[main]
+    return [main, h] + ([finals["c"]] if op == "lstm" else [])
 
 
 def pair_node(pair, graph, values):

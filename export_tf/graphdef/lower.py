@@ -86,7 +86,7 @@ def lower_graph(graph, values, where, loops=None):
             failed.add(name)
             continue
         absorbed.update(result.absorbed)
-        produced.add(result.outputs[0])
+        produced.update(result.outputs)     # a recurrent layer's node may write its final states too
         lowered.append((node, result))
     missing = [t for t in outputs if t not in produced]
     if unsupported:

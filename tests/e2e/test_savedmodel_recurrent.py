@@ -77,8 +77,8 @@ def test_conv_bidirectional_lstm_recogniser(tmp_path):
 
 def _settings_model(state=True):
     """SimpleRNN (relu), go_backwards LSTM (Keras 3 hard_sigmoid gates), Bidirectional GRUs merged by
-    sum and ave, the last step of each, and a final h read as a state (return_state: the graph reader
-    writes that loop as its last step, return_state false, the same values)."""
+    sum and ave, the last step of each, and a final h read alone (return_state: the node writes the
+    last step too, under a name of its own)."""
     inp = keras.Input((STEPS, 3), name="sequence")
     x = layers.SimpleRNN(6, activation="relu", return_sequences=True, name="rnn_relu")(inp)
     x = layers.LSTM(5, recurrent_activation="hard_sigmoid", go_backwards=True, return_sequences=True,
@@ -97,6 +97,17 @@ def test_settings_and_bidirectional_merges(tmp_path):
     convert_saved(_settings_model(), tmp_path)
 
 
+def test_return_state(tmp_path):
+    """Final states read as outputs: an LSTM's sequence, h and c (no bias), a go_backwards GRU's last step
+    and h: Keras' [output, h(, c)], return_state true (Caffe's LSTM exposes h_T and c_T)."""
+    inp = keras.Input((STEPS, 3), name="sequence")
+    seq, h, c = layers.LSTM(5, return_sequences=True, return_state=True, use_bias=False, name="lstm")(inp)
+    last, g = layers.GRU(3, go_backwards=True, return_state=True, name="gru")(seq)
+    manifest = convert_saved(randomize_recurrent(keras.Model(inp, [seq, h, c, last, g])), tmp_path)
+    states = [len(node["outputs"]) for node in manifest["nodes"] if node["attrs"].get("return_state")]
+    assert states == [3, 2]
+
+
 def _recurrent_nodes(path):
     from shared.bundle import read_bundle
     bundle = read_bundle(path)
@@ -107,7 +118,7 @@ def _recurrent_nodes(path):
 def test_the_same_nodes_as_the_keras_reader(tmp_path):
     """Both readers write the same recurrent nodes: op, every attribute and every array (no Caffe run)."""
     from export_tf.exporter import export
-    model = _settings_model(state=False)
+    model = _settings_model()
     model.save(str(tmp_path / "model.keras"))
     export(str(tmp_path / "model.keras"), str(tmp_path / "keras.npz"), batch=2, seed=0)
     _export_saved(model, tmp_path, lambda m, folder: m.export(folder, verbose=False))
