@@ -113,7 +113,8 @@ def tensordot_dense(view, src):
             return None
         absorbed.append(reshape.name)
         flat = reshape.name + ":0"
-    if view.values[flat].shape != (batch * shape[0], shape[1]):
+    # the rows (N*L, C), or as export_tf/graphdef/timesteps.py leaves them when it folds the chain: (N, L, C)
+    if view.values[flat].shape not in ((batch * shape[0], shape[1]), (batch,) + shape):
         return None
     matmul = consumer(view, flat, ("MatMul",), 0)
     kernel = None if matmul is None else _matmul_kernel(view, matmul)

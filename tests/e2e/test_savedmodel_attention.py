@@ -48,7 +48,7 @@ def test_two_block_transformer_encoder_from_model_export(tmp_path):
     assert_parity(result)
     assert ops["multi_head_attention"] == 2 and ops["layer_norm"] == 4, ops
     assert ops["activation"] == 3 and ops["dense"] == 6 and ops["global_pool1d"] == 1, ops   # 2 gelu, 1 softmax
-    assert "dot" not in ops, ops
+    assert "rescale" not in ops and "identity" not in ops and "dot" not in ops, ops    # every bias in its node
 
 
 @pytest.mark.parametrize("writer", ["model_export", "tf_saved_model_save"])
