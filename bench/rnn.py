@@ -4,9 +4,10 @@ recurrent layer costs in Caffe's forward pass against the same model's TF run on
 For each model and length: the model is exported and imported as `make export` / `make import` do (wall
 times), then one batch of BATCH sequences runs through TF (Keras' predict_on_batch, bench/forward_tf.py)
 and through the converted Caffe net (net.forward(), bench/forward_caffe.py), each in its own process on
-`threads` threads (TF's pools; OpenBLAS and OpenMP for Caffe) after two warm-up passes, the median of
-RUNS passes; the Caffe output is checked against TF's on that batch.
-The import's note says how the layer was lowered (Caffe's LSTM or unrolled) and into how many layers."""
+`threads` threads (TF's pools; OpenBLAS and OpenMP for Caffe) after two warm-up passes: the median (and
+the min) of at least RUNS passes taking SECONDS in all, so that a short burst of other work moves the
+median less. Caffe's output is checked against TF's on that batch. The import's note says how the layer
+was lowered (Caffe's LSTM or unrolled) and into how many layers."""
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ import measure
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 KINDS = make_model.RECURRENT
-BATCH, RUNS = 16, 15
+BATCH, RUNS, SECONDS = 16, 15, 3.0
 
 
 def _figures(cmd, what):
@@ -53,12 +54,13 @@ def bench_model(kind, steps, threads, work, log, tf_python, caffe_cmd, check):
     np.save(x, np.random.default_rng(0).standard_normal((BATCH, steps, make_model.CHANNELS)).astype(np.float32))
     tf_out = os.path.join(folder, "tf_out.npy")
     log("%s: timing TF" % name)
-    tf = _figures([tf_python(), os.path.join(HERE, "forward_tf.py"), model, x, tf_out, str(RUNS), str(threads)],
-                  "TF forward")
+    tf = _figures([tf_python(), os.path.join(HERE, "forward_tf.py"), model, x, tf_out, str(RUNS), str(SECONDS),
+                   str(threads)], "TF forward")
     log("%s: timing Caffe" % name)
     caffe = _figures(caffe_cmd([folder], [os.path.join(HERE, "forward_caffe.py"),
                                           os.path.join(out, report["files"]["prototxt"]),
-                                          os.path.join(out, report["files"]["weights"]), x, tf_out, str(RUNS)],
+                                          os.path.join(out, report["files"]["weights"]), x, tf_out, str(RUNS),
+                                          str(SECONDS)],
                                env=[("OPENBLAS_NUM_THREADS", str(threads)), ("OMP_NUM_THREADS", str(threads))]),
                      "Caffe forward")
     result = {"model": kind, "steps": steps, "batch": BATCH, "threads": threads, "status": report["summary"]["status"],

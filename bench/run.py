@@ -211,8 +211,8 @@ def main(argv=None):
     if results:
         print(table(results))
     if recurrent:
-        print("recurrent layers, one batch of %d on %d thread(s) (%d passes after warm-up):"
-              % (rnn.BATCH, args.threads, rnn.RUNS))
+        print("recurrent layers, one batch of %d on %d thread(s) (at least %d passes and %.0f s after warm-up):"
+              % (rnn.BATCH, args.threads, rnn.RUNS, rnn.SECONDS))
         print(rnn.table(recurrent))
     for r in results:
         for kind in ("export", "import"):
