@@ -26,17 +26,17 @@ def _act(attrs, x):
     return np.clip(attrs["slope"] * x + attrs["offset"], 0.0, 1.0)
 
 
-def run_cell(op, attrs, arrays, x):
+def run_cell(op, attrs, arrays, x, initial=None):
     """The manifest node's computation in float64 (Keras' equations): every step's h (N, T, U), and the
-    final h and c (c: an LSTM's; None for the others)."""
+    final h and c (c: an LSTM's; None for the others). initial: the initial [h(, c)], else zeros."""
     kernel, rec = arrays["kernel"].astype(np.float64), arrays["recurrent_kernel"].astype(np.float64)
     units = rec.shape[0]
     bias = arrays.get("bias")
     bias = np.zeros(kernel.shape[1:], np.float64) if bias is None else bias.astype(np.float64)
     act, gate = attrs["cell_activation"], attrs.get("recurrent_activation")
     steps = x[:, ::-1] if attrs["go_backwards"] else x
-    h = np.zeros((x.shape[0], units))
-    c = np.zeros_like(h)
+    h = np.zeros((x.shape[0], units)) if initial is None else np.asarray(initial[0], np.float64)
+    c = np.zeros_like(h) if initial is None or len(initial) < 2 else np.asarray(initial[1], np.float64)
     out = []
     for t in range(steps.shape[1]):
         xt = steps[:, t].astype(np.float64)
@@ -87,11 +87,12 @@ def candidates(states, weights, channels):
             yield op, {"use_bias": bias_shape is not None}, arrays
 
 
-def best_cell(states, weights, x, backwards, last, main, finals):
+def best_cell(states, weights, x, backwards, last, main, finals, initial=None):
     """The cell reproducing TF's values, or None. states: the initial states (their count and width);
     weights: the captured float arrays; x: the sequence (N, T, C); last: main is the last step (else every
     step); main: TF's value of the output the model reads, or None; finals: TF's values of the final
-    states the model reads. Returns (op, attrs, arrays, roles), roles naming each final "h" or "c"."""
+    states the model reads; initial: the initial [h(, c)] given as inputs, else None (zeros). Returns
+    (op, attrs, arrays, roles), roles naming each final "h" or "c"."""
     scale = max([1.0] + [float(np.abs(v).max()) for v in ([main] if main is not None else []) + list(finals)])
     best = None
     for op, attrs, arrays in candidates(states, weights, x.shape[2]):
@@ -102,7 +103,7 @@ def best_cell(states, weights, x, backwards, last, main, finals):
             if op != "simple_rnn":
                 full["recurrent_activation"] = gate
             with np.errstate(all="ignore"):     # a wrong candidate may overflow: it just does not match
-                seq, h, c = run_cell(op, full, arrays, x)
+                seq, h, c = run_cell(op, full, arrays, x, initial)
             found = _errors(seq[:, -1] if last else seq, h, c, main, finals)
             if found is not None and found[0] <= TOLERANCE * scale and (best is None or found[0] < best[0]):
                 best = (found[0], op, full, arrays, found[1])

@@ -25,6 +25,7 @@ class Lookup(object):
     def __init__(self, node, x, absorbed):
         self.node = node            # the gather TfNode
         self.x = x                  # the integer model input it reads
+        self.reads = [x]
         self.absorbed = absorbed    # the negative-id wrap's ops
         self.loops = []             # (none: the reference run may fetch everything)
 

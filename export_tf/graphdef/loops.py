@@ -34,7 +34,7 @@ _FLOAT = 1              # DT_FLOAT
 class Loop(object):
     """A While op laid out as a Keras recurrent layer's loop (structure only; cell_node confirms it)."""
 
-    def __init__(self, node, x, perms, reverse_axis, output, last, absorbed, states, weights, finals=()):
+    def __init__(self, node, x, perms, reverse_axis, output, last, absorbed, states, weights, finals=(), given=()):
         self.node = node                # the While TfNode
         self.x = x                      # the sequence (N, T, C) read
         self.perms = perms              # tensors holding the transposes' permutations (each must be [1, 0, 2])
@@ -43,7 +43,8 @@ class Loop(object):
         self.last = last                # whether it is the last step (N, U)
         self.finals = list(finals)      # the final states (h, c) the model reads (return_state)
         self.absorbed = absorbed        # op names the node replaces (the list plumbing)
-        self.states = states            # tensors of the initial states (must be zeros)
+        self.states = states            # tensors of the initial states: zeros, or given (data): initial_state
+        self.reads = [x] + [t for t in states if t in given]    # the data tensors the node reads
         self.weights = weights          # tensors of the captured float inputs
         self.loops = [self]
 
@@ -61,6 +62,7 @@ class Pair(object):
         self.forward, self.backward, self.merge, self.mode = forward, backward, merge, mode
         self.reverse_axis = reverse_axis    # tensor of the re-reversal's axis (sequences), or None
         self.x = forward.x
+        self.reads = [forward.x]
         self.absorbed = absorbed
         self.loops = [forward, backward]
 
@@ -107,7 +109,7 @@ def _pairs(graph, loops):
     by_output = dict((loop.output, loop) for loop in loops.values())
     out = dict(loops)
     for backward in loops.values():
-        if backward.reverse_axis is None or backward.finals or backward.output is None:
+        if backward.reverse_axis is None or backward.finals or backward.output is None or len(backward.reads) > 1:
             continue
         tensor, reverse_axis, extra = backward.output, None, []
         users = set(n for n, _ in graph.consumers.get(tensor, []))
@@ -121,6 +123,7 @@ def _pairs(graph, loops):
         data = [graph.resolve(t) for t in merge.inputs if graph.is_data(graph.resolve(t))]
         forward = by_output.get(data[0]) if len(data) == 2 and data[1] == tensor else None
         if merge.op not in _MERGES or forward is None or forward.reverse_axis is not None or forward.finals \
+                or len(forward.reads) > 1 \
                 or forward.x != backward.x \
                 or not _only_reader(graph, forward.output, merge.name) or forward.node.name not in out:
             continue
@@ -148,10 +151,11 @@ def _halving(graph, merge):
 def _structure(graph, node):
     inputs = [graph.resolve(t) for t in node.inputs]
     data = [i for i, t in enumerate(inputs) if graph.is_data(t)]
-    if len(data) != 1 or _producer(graph, inputs[data[0]]).op != "TensorListFromTensor":
+    lists = [i for i in data if _producer(graph, inputs[i]).op == "TensorListFromTensor"]
+    if len(lists) != 1:
         raise Unsupported(_why(node, "it reads %d tensors of the model's data, not one sequence unstacked by "
                                      "TensorListFromTensor" % len(data)))
-    where = data[0]
+    where = lists[0]
     unstack = _producer(graph, inputs[where])
     absorbed, perms, reverse_axis = [unstack.name], [], None
     source = _producer(graph, unstack.inputs[0])
@@ -175,10 +179,12 @@ def _structure(graph, node):
     floats = [i for i, t in enumerate(types) if t == _FLOAT and i < len(inputs)]
     states = [inputs[i] for i in floats if i < where]
     weights = [inputs[i] for i in floats if i > where]
-    if not states or any(graph.is_data(t) for t in states):
-        raise Unsupported(_why(node, "its states are not constants set before the loop (initial states "
-                                     "given as inputs are not supported from a graph)"))
-    return Loop(node, x, perms, reverse_axis, output, last, absorbed, states, weights, finals)
+    given = [t for t in states if graph.is_data(t)]
+    if not states or [i for i in data if i != where] != [i for i in floats if i < where and graph.is_data(inputs[i])] \
+            or len(given) not in (0, len(states)):
+        raise Unsupported(_why(node, "it reads data other than its sequence and its initial states, or some "
+                                     "initial states only"))
+    return Loop(node, x, perms, reverse_axis, output, last, absorbed, states, weights, finals, given)
 
 
 def _outputs(graph, node, perms, absorbed):
@@ -250,17 +256,23 @@ def cell_node(loop, graph, values):
     if x.ndim != 3 or any(s.ndim != 2 or s.shape[0] != x.shape[0] for s in states):
         raise Unsupported(_why(node, "it reads %r with states %r; a sequence (N, T, C) and (N, units) states "
                                      "are expected" % (x.shape, [s.shape for s in states])))
-    if len(states) > 2 or any(np.any(s) for s in states):
+    if len(states) > 2 or (len(loop.reads) == 1 and any(np.any(s) for s in states)):
         raise Unsupported(_why(node, "its %d initial states are not zeros" % len(states)))
     main = None if loop.output is None else np.asarray(values[loop.output], np.float64)
     finals = [np.asarray(values[t], np.float64) for t in loop.finals]
-    best = best_cell(states, weights, x, backwards, loop.last, main, finals)
+    orders = [None] if len(loop.reads) == 1 else [[0, 1], [1, 0]] if len(states) == 2 else [[0]]
+    for order in orders:        # initial states given: which is h, which c
+        initial = None if order is None else [states[i] for i in order]
+        best = best_cell(states, weights, x, backwards, loop.last, main, finals, initial)
+        if best is not None:
+            break
     if best is None:
         raise Unsupported(_why(node, "no LSTM, GRU or SimpleRNN cell with Keras' activations reproduces what "
                                      "it computes (its outputs checked on the reference inputs)"))
     op, attrs, arrays, roles = best
     outputs = _node_outputs(loop, op, dict(zip(roles, loop.finals)), values)
-    made = make_node(op, dict(attrs, return_state=len(outputs) > 1), dict(arrays), inputs=[loop.x],
+    reads = [loop.x] + ([] if order is None else [loop.states[i] for i in order])
+    made = make_node(op, dict(attrs, return_state=len(outputs) > 1), dict(arrays), inputs=reads,
                      output=outputs[0], absorbed=loop.absorbed)
     made.outputs = outputs
     return made

@@ -65,7 +65,7 @@ def lower_graph(graph, values, where, loops=None):
         if name in absorbed or name + ":0" in graph.alias:
             continue
         view = OpView(graph, node, values, outputs)
-        reads = [loops[name].x] if name in loops else view.data_inputs()    # a loop reads its sequence
+        reads = list(loops[name].reads) if name in loops else view.data_inputs()    # a loop: its sequence, states
         if any(t.rsplit(":", 1)[0] in failed for t in reads):
             failed.add(name)
             continue    # an upstream op is unsupported; it is already reported

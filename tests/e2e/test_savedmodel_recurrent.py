@@ -2,8 +2,8 @@
 While loop (export_tf/graphdef/loops.py) and writes the node the Keras reader writes. Keras 3
 `model.export()`, `tf.saved_model.save(model)` and a tf_keras (Keras 2) `model.save(dir)`, 64-step
 sequences, random non-trivial weights, imported in Caffe at the parity bar; the nodes compared with the
-Keras reader's; a while loop that is no recurrent layer, and one laid out like one that computes something
-else, refused by name (status 4)."""
+Keras reader's; return_state and initial states; a while loop that is no recurrent layer, and one laid
+out like one that computes something else, refused by name (status 4)."""
 import os
 import subprocess
 import sys
@@ -106,6 +106,19 @@ def test_return_state(tmp_path):
     manifest = convert_saved(randomize_recurrent(keras.Model(inp, [seq, h, c, last, g])), tmp_path)
     states = [len(node["outputs"]) for node in manifest["nodes"] if node["attrs"].get("return_state")]
     assert states == [3, 2]
+
+
+def test_initial_states(tmp_path):
+    """initial_state given in the call: an LSTM's h and c as model inputs, a GRU's h computed (a Dense of
+    another input); the node reads the sequence, then h (and c), as the Keras reader's does."""
+    seq_in = keras.Input((STEPS, 3), name="sequence")
+    h0, c0, enc = keras.Input((5,), name="h0"), keras.Input((5,), name="c0"), keras.Input((6,), name="encoded")
+    seq = layers.LSTM(5, return_sequences=True, name="lstm")(seq_in, initial_state=[h0, c0])
+    bridge = layers.Dense(4, activation="tanh", name="bridge")(enc)
+    out = layers.GRU(4, name="gru")(seq, initial_state=[bridge])
+    manifest = convert_saved(randomize_recurrent(keras.Model([seq_in, h0, c0, enc], out)), tmp_path)
+    reads = [len(node["inputs"]) for node in manifest["nodes"] if node["op"] in ("lstm", "gru")]
+    assert reads == [3, 2]
 
 
 def _recurrent_nodes(path):
