@@ -152,7 +152,9 @@ def _structure(graph, node):
     inputs = [graph.resolve(t) for t in node.inputs]
     data = [i for i, t in enumerate(inputs) if graph.is_data(t)]
     lists = [i for i in data if _producer(graph, inputs[i]).op == "TensorListFromTensor"]
-    if len(lists) != 1:
+    if len(lists) > 1:
+        raise Unsupported(_why(node, "it unstacks %d sequences (a mask is one: Caffe has no masks)" % len(lists)))
+    if not lists:
         raise Unsupported(_why(node, "it reads %d tensors of the model's data, not one sequence unstacked by "
                                      "TensorListFromTensor" % len(data)))
     where = lists[0]

@@ -170,9 +170,11 @@ def test_keras2_savedmodel_hard_sigmoid(tmp_path):
 # ------------------------------------------------------------------------------ refusals
 
 class _Loops(tf.Module):
-    """Two while loops that are no Keras recurrent layer."""
+    """Two while loops that are no Keras recurrent layer, and an LSTM reading a mask."""
 
     def __init__(self):
+        tokens = keras.Input((16,), dtype="int32", name="tokens")
+        self.masked_model = keras.Model(tokens, layers.LSTM(3)(layers.Embedding(20, 4, mask_zero=True)(tokens)))
         rng = np.random.default_rng(0)
         self.kernel = tf.constant(rng.normal(0, 0.5, (3, 4)).astype("float32"))
         self.recurrent = tf.constant(rng.normal(0, 0.5, (4, 4)).astype("float32"))
@@ -182,6 +184,11 @@ class _Loops(tf.Module):
         """x @ R applied five times."""
         _, y = tf.while_loop(lambda i, y: i < 5, lambda i, y: (i + 1, tf.tanh(y @ self.recurrent)), [0, x])
         return {"y": y}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 16], tf.int32, name="tokens")])
+    def masked(self, tokens):
+        """An Embedding's mask (mask_zero) read by an LSTM: the loop unstacks the mask beside the sequence."""
+        return {"y": self.masked_model(tokens)}
 
     @tf.function(input_signature=[tf.TensorSpec([None, STEPS, 3], tf.float32, name="x")])
     def halved(self, x):
@@ -198,12 +205,14 @@ class _Loops(tf.Module):
 
 @pytest.mark.parametrize("signature,reason", [
     ("power", "not one sequence unstacked by TensorListFromTensor"),
+    ("masked", "a mask is one: Caffe has no masks"),
     ("halved", "no LSTM, GRU or SimpleRNN cell"),
-], ids=["plain_loop", "other_cell"])
+], ids=["plain_loop", "masked", "other_cell"])
 def test_other_while_loops_are_refused_by_name(tmp_path, signature, reason):
     module = _Loops()
     folder = str(tmp_path / "loops")
-    tf.saved_model.save(module, folder, signatures={"power": module.power, "halved": module.halved})
+    signatures = {"power": module.power, "halved": module.halved, "masked": module.masked}
+    tf.saved_model.save(module, folder, signatures=signatures)
     proc = subprocess.run([sys.executable, "-m", "export_tf", folder, "-o", str(tmp_path / "b.npz"),
                            "--signature", signature], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
