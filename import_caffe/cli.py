@@ -18,7 +18,8 @@ def parser():
     p.add_argument("--target", default="auto", metavar="NAME",
                    help="the Caffe build to generate for: auto (default: what the Caffe here offers), caffe-1.0 "
                         "(BVLC 1.0: no Clip, no Swish; exact compositions instead), caffe-1.0-debian (Clip, Swish), "
-                        "or a runtime that imports Caffe files: opencv (OpenCV's dnn), mnn (MNN's converter)")
+                        "or a runtime that imports Caffe files: opencv (OpenCV's dnn), mnn (MNN's converter), "
+                        "mnn+opencv (one net for both)")
     p.add_argument("--prototxt", metavar="NET",
                    help="fill YOUR hand-written net instead of a generated one: layers matched by name or "
                         "through --map, every shape checked (see the README)")
@@ -31,7 +32,7 @@ def parser():
                         "mnn: MNN, converted by its own converter, run isolated without network) "
                         "and compare every blob they output with Caffe's and their outputs with TF's; exit status 3 "
                         "if one disagrees or cannot run the net. With --target auto, generates for the runtime's "
-                        "target (opencv, mnn). Installed by make setup")
+                        "target (opencv, mnn; both: mnn+opencv). Installed by make setup")
     p.add_argument("-q", "--quiet", action="store_true", help="print the summary, not the per-layer table")
     return p
 

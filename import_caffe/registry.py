@@ -111,6 +111,21 @@ RUNTIME_TARGETS = {
     "mnn": (CAFFE_1_0_LAYERS | frozenset(("Clip", "Swish"))) - frozenset(MNN_EXCLUDED),
 }
 RUNTIME_EXCLUDED = {"opencv": (OPENCV_EXCLUDED, OPENCV_PARAMS), "mnn": (MNN_EXCLUDED, MNN_PARAMS)}
+
+
+def runtime_parts(name):
+    """The runtimes a target name stands for: "opencv" -> ["opencv"]; several runtimes' targets joined by
+    "+" ("mnn+opencv": one net for all of them, each runtime's exclusions and settings refused) -> each;
+    any other name -> []."""
+    parts = name.split("+")
+    if len(set(parts)) == len(parts) and all(p in RUNTIME_TARGETS for p in parts):
+        return parts
+    return []
+
+
+def runtime_target_name(names):
+    """The one target name of a set of runtimes' targets (runtime_parts' inverse): sorted, joined by "+"."""
+    return "+".join(sorted(set(names)))
 _PARAM_DEFAULTS = {"k": 1.0, "base": -1.0, "scale": 1.0, "shift": 0.0, "normalize_variance": True, "axis": 1,
                    "num_axes": 1, "coeff": []}
 
@@ -121,7 +136,8 @@ class Target(object):
     Target() is Debian's build, which has both."""
 
     def __init__(self, has_clip=True, name="caffe-1.0-debian", has_swish=None, source="named"):
-        self.runtime = name in RUNTIME_TARGETS      # a runtime's target: layers outside its table are refused
+        self.parts = runtime_parts(name)
+        self.runtime = bool(self.parts)      # a runtime's target: layers outside its table are refused
         self.has_clip = bool(has_clip)
         self.has_swish = bool(has_clip if has_swish is None else has_swish)
         self.name = name
@@ -131,9 +147,11 @@ class Target(object):
     def named(cls, name):
         """A target from TARGETS by name (ValueError for an unknown name)."""
         known = dict(TARGETS, **RUNTIME_TARGETS)
-        if name not in known:
-            raise ValueError("unknown target %r (known: auto, %s)" % (name, ", ".join(sorted(known))))
-        layers = known[name]
+        parts = runtime_parts(name)
+        if name not in known and not parts:
+            raise ValueError("unknown target %r (known: auto, %s; runtimes' targets join with +, e.g. %s)"
+                             % (name, ", ".join(sorted(known)), runtime_target_name(RUNTIME_TARGETS)))
+        layers = known[name] if name in known else frozenset.intersection(*[RUNTIME_TARGETS[p] for p in parts])
         return cls("Clip" in layers, name, "Swish" in layers, "requested")
 
     @classmethod
@@ -163,22 +181,30 @@ class Target(object):
     def refusal(self, layer):
         """Why this target cannot hold the CaffeLayer `layer` (its type, or a parameter the runtime reads
         otherwise than Caffe), or None."""
-        if not self.runtime:
-            return None
-        excluded, params = RUNTIME_EXCLUDED[self.name]
-        if layer.type in excluded:
-            return "Caffe layer %s (%s) is not in target %s: %s" % (layer.type, layer.name, self.name, excluded[layer.type])
-        if layer.type in params:
-            field, wanted, why = params[layer.type]
-            given = layer.params.get(field, {})
-            for key, value in sorted(wanted.items()):
-                if given.get(key, _PARAM_DEFAULTS[key]) != value:
-                    return "Caffe layer %s (%s) with %s %r is not in target %s: %s" % (
-                        layer.type, layer.name, key, given.get(key, _PARAM_DEFAULTS[key]), self.name, why)
+        for part in self.parts:
+            why = _refusal(layer, part, self.name)
+            if why:
+                return why
         return None
 
     def describe(self):
         return "%s (%s; %s)" % (self.name, self.source, ", ".join(self.layers()) or "no Clip, no Swish")
+
+
+def _refusal(layer, runtime, target):
+    """Why `runtime`'s table refuses the CaffeLayer `layer` (for the target named `target`), or None."""
+    excluded, params = RUNTIME_EXCLUDED[runtime]
+    where = target if target == runtime else "%s (for %s)" % (target, runtime)
+    if layer.type in excluded:
+        return "Caffe layer %s (%s) is not in target %s: %s" % (layer.type, layer.name, where, excluded[layer.type])
+    if layer.type in params:
+        field, wanted, why = params[layer.type]
+        given = layer.params.get(field, {})
+        for key, value in sorted(wanted.items()):
+            if given.get(key, _PARAM_DEFAULTS[key]) != value:
+                return "Caffe layer %s (%s) with %s %r is not in target %s: %s" % (
+                    layer.type, layer.name, key, given.get(key, _PARAM_DEFAULTS[key]), where, why)
+    return None
 
 
 def malformed(node, field, message):

@@ -19,6 +19,7 @@ from shared.messages import clip, shown
 
 from . import caffe_stage, tolerances, verify
 from .layout import activation_view_in_tf
+from .registry import runtime_parts, runtime_target_name
 from .runtimes import RUNTIMES, RuntimeFailure
 
 NOT_RUN = "not run"
@@ -47,15 +48,12 @@ def requested(text):
 
 
 def target_for(requested_target, runtimes):
-    """The --target to generate for: with `auto`, the one the requested runtimes need (their TARGET);
-    an explicit target is kept (the runtime then runs the net as generated for it, which the report says)."""
+    """The --target to generate for: with `auto`, the one the requested runtimes need (their TARGET; for
+    runtimes of different targets, the target joining them, e.g. mnn+opencv: one net that every one of them
+    holds); an explicit target is kept (a runtime then runs the net as generated for it, which the report says)."""
     if requested_target not in (None, "auto") or not runtimes:
         return requested_target
-    targets = sorted(set(r.TARGET for r in runtimes))
-    if len(targets) > 1:
-        raise UsageError("--verify-with: the runtimes need different targets (%s); give --target" % ", ".join(
-            "%s: %s" % (r.NAME, r.TARGET) for r in runtimes))
-    return targets[0]
+    return runtime_target_name(r.TARGET for r in runtimes)
 
 
 class Output(object):
@@ -145,7 +143,7 @@ def _child(runtime, prototxt, weights, inputs, outputs, result_path):
 def _section(runtime, net_target):
     section = {"name": runtime.NAME, "runtime": runtime.describe(), "target": runtime.TARGET,
                "net_target": net_target}
-    if net_target != runtime.TARGET:
+    if runtime.TARGET not in runtime_parts(net_target or ""):
         section["note"] = ("the net was generated for target %s, not %s: the runtime ran it as it is"
                            % (net_target, runtime.TARGET))
     return section

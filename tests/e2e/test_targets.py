@@ -74,5 +74,5 @@ def test_auto_and_caffe_1_0_targets(tmp_path):
 
     bad = import_bundle(bundle, os.path.join(str(tmp_path), "bad"), "--target", "caffe-0.9")
     assert bad.returncode == 2, bad.describe()
-    assert "unknown target 'caffe-0.9' (known: auto, caffe-1.0, caffe-1.0-debian, mnn, opencv)" in bad.stderr
+    assert "unknown target 'caffe-0.9' (known: auto, caffe-1.0, caffe-1.0-debian, mnn, opencv; runtimes' targets join with +, e.g. mnn+opencv)" in bad.stderr
     assert not os.path.exists(os.path.join(str(tmp_path), "bad", "report.json"))

@@ -4,7 +4,7 @@ misbehave) shows the framework's verdicts: agreeing passes (status 0), a blob of
 a runtime that cannot load the net or crashes fails with status 3 naming the runtime (no model files unless
 --keep-on-failure), and a runtime that is not installed is refused before anything is converted (status 2).
 OpenCV itself runs through `make import IMPORT_ARGS="--verify-with opencv"`, which also picks its target;
-tests/e2e/test_opencv_target.py holds the OpenCV acceptance models."""
+tests/e2e/test_runtime_targets.py holds the runtimes' acceptance models."""
 import json
 import os
 import subprocess

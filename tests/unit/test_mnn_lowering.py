@@ -1,7 +1,7 @@
 """The MNN target without MNN or Caffe (both Pythons): its refusals (registry.MNN_EXCLUDED, MNN_PARAMS),
 the exact substitutions runtime_lowering makes where MNN refuses a layer as Caffe writes it, checked by a
 numpy simulation of the Caffe layers involved, and how runtimes/mnn.py names blobs in MNN's net.
-MNN itself: tests/caffe_env/test_mnn_layers.py and tests/e2e/test_mnn_target.py."""
+MNN itself: tests/caffe_env/test_mnn_layers.py and tests/e2e/test_runtime_targets.py."""
 import numpy as np
 import pytest
 

@@ -93,7 +93,7 @@ class Fake(object):
 
 @pytest.fixture
 def registered(monkeypatch):
-    fakes = {"a": Fake("a"), "b": Fake("b", target="other"), "gone": Fake("gone", missing="not here; make setup")}
+    fakes = {"a": Fake("a"), "b": Fake("b", target="mnn"), "gone": Fake("gone", missing="not here; make setup")}
     monkeypatch.setattr(runtime_check, "RUNTIMES", fakes)
     return fakes
 
@@ -119,8 +119,30 @@ def test_target_auto_takes_the_runtimes_target_and_an_explicit_one_is_kept(regis
     assert runtime_check.target_for("auto", [a]) == "opencv"
     assert runtime_check.target_for("auto", []) == "auto"
     assert runtime_check.target_for("caffe-1.0", [a]) == "caffe-1.0"
-    with pytest.raises(UsageError, match="need different targets"):
-        runtime_check.target_for("auto", [a, b])
+    # runtimes of different targets: one net all of them hold, the targets joined
+    assert runtime_check.target_for("auto", [a, b]) == "mnn+opencv"
+    assert runtime_check.target_for("auto", [b, a, b]) == "mnn+opencv"
+
+
+def test_a_joined_target_refuses_what_any_of_its_runtimes_refuses():
+    from import_caffe.plan import CaffeLayer
+    from import_caffe.registry import RUNTIME_TARGETS, Target
+    both = Target.named("opencv+mnn")
+    assert both.runtime and both.parts == ["opencv", "mnn"] and not both.has_clip and not both.has_swish
+    assert Target.named("mnn+opencv").parts == ["mnn", "opencv"]
+    tile = CaffeLayer("t", "Tile", ["x"], ["y"], {})
+    gate = CaffeLayer("g", "Scale", ["x", "s"], ["y"], {"scale_param": {"axis": 0}})
+    bias = CaffeLayer("b", "Bias", ["x"], ["y"], {})
+    lrn = CaffeLayer("n", "LRN", ["x"], ["y"], {"lrn_param": {"k": 2.0}})
+    assert "not in target opencv+mnn (for opencv)" in both.refusal(bias)          # OpenCV has no Bias
+    assert "not in target opencv+mnn (for mnn)" in both.refusal(gate)            # MNN's Scale over axis 0
+    assert both.refusal(tile) and both.refusal(lrn)
+    assert Target.named("mnn").refusal(bias) is None and Target.named("opencv").refusal(gate) is None
+    assert both.refusal(CaffeLayer("c", "Convolution", ["x"], ["y"], {})) is None
+    for name in ("opencv+opencv", "opencv+caffe-1.0", "opencv+", "mnn+nosuch"):
+        with pytest.raises(ValueError, match="unknown target"):
+            Target.named(name)
+    assert set(RUNTIME_TARGETS) == {"opencv", "mnn"}
 
 
 def test_the_registry_holds_opencv_by_its_name():
