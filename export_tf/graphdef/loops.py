@@ -109,7 +109,7 @@ def _pairs(graph, loops):
     by_output = dict((loop.output, loop) for loop in loops.values())
     out = dict(loops)
     for backward in loops.values():
-        if backward.reverse_axis is None or backward.finals or backward.output is None or len(backward.reads) > 1:
+        if backward.reverse_axis is None or backward.output is None or len(backward.reads) > 1:
             continue
         tensor, reverse_axis, extra = backward.output, None, []
         users = set(n for n, _ in graph.consumers.get(tensor, []))
@@ -122,8 +122,7 @@ def _pairs(graph, loops):
         merge = graph.nodes[list(users)[0]]
         data = [graph.resolve(t) for t in merge.inputs if graph.is_data(graph.resolve(t))]
         forward = by_output.get(data[0]) if len(data) == 2 and data[1] == tensor else None
-        if merge.op not in _MERGES or forward is None or forward.reverse_axis is not None or forward.finals \
-                or len(forward.reads) > 1 \
+        if merge.op not in _MERGES or forward is None or forward.reverse_axis is not None or len(forward.reads) > 1 \
                 or forward.x != backward.x \
                 or not _only_reader(graph, forward.output, merge.name) or forward.node.name not in out:
             continue
@@ -327,5 +326,7 @@ def pair_node(pair, graph, values):
     attrs = dict(forward.attrs, direction="bidirectional", merge_mode=pair.mode)
     arrays = dict(forward.arrays)
     arrays.update(("backward_" + role, value) for role, value in backward.arrays.items())
-    return make_node(forward.op, attrs, arrays, inputs=[pair.x], output=pair.merge.name + ":0",
+    made = make_node(forward.op, attrs, arrays, inputs=[pair.x], output=pair.merge.name + ":0",
                      absorbed=pair.absorbed)
+    made.outputs = made.outputs + forward.outputs[1:] + backward.outputs[1:]    # return_state: h(, c) each way
+    return made

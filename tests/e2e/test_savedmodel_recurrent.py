@@ -99,13 +99,16 @@ def test_settings_and_bidirectional_merges(tmp_path):
 
 def test_return_state(tmp_path):
     """Final states read as outputs: an LSTM's sequence, h and c (no bias), a go_backwards GRU's last step
-    and h: Keras' [output, h(, c)], return_state true (Caffe's LSTM exposes h_T and c_T)."""
+    and h, a Bidirectional LSTM's merged last steps and h, c each way: Keras' [output, h(, c)] (per
+    direction), return_state true (Caffe's LSTM exposes h_T and c_T)."""
     inp = keras.Input((STEPS, 3), name="sequence")
     seq, h, c = layers.LSTM(5, return_sequences=True, return_state=True, use_bias=False, name="lstm")(inp)
     last, g = layers.GRU(3, go_backwards=True, return_state=True, name="gru")(seq)
-    manifest = convert_saved(randomize_recurrent(keras.Model(inp, [seq, h, c, last, g])), tmp_path)
+    both = layers.Bidirectional(layers.LSTM(3, return_state=True), name="bi")(seq)
+    model = keras.Model(inp, [seq, h, c, last, g] + list(both))
+    manifest = convert_saved(randomize_recurrent(model), tmp_path)
     states = [len(node["outputs"]) for node in manifest["nodes"] if node["attrs"].get("return_state")]
-    assert states == [3, 2]
+    assert sorted(states) == [2, 3, 5]
 
 
 def test_initial_states(tmp_path):
