@@ -6,9 +6,12 @@ A SavedModel's frozen graph keeps each loop as one While op with a body function
 graph with loops without lowering them). What Keras builds around it, and what is recognised here:
 
     x (N, T, C) -> Transpose [1, 0, 2] [-> ReverseV2 [0]: go_backwards] -> TensorListFromTensor
-      -> While(counter, max, time, output list, zero states..., input list, kernel, recurrent kernel[, bias])
+      -> While(counter, max, time, output list, initial states..., input list, kernel, recurrent kernel[, bias])
       -> TensorListStack -> Transpose [1, 0, 2]: every step (return_sequences), or -> StridedSlice: the
-         last step; or a final state read directly (the h a return_state model outputs)
+         last step; and the final states read straight from the While (return_state)
+
+The initial states are zeros, or tensors of the model (initial_state), which the node then reads after
+the sequence, h then c.
 
 Two steps. find_loops (before the reference run, on the structure): the sequence input, the list
 plumbing around the loop, the outputs used downstream, the loop's captured float inputs; anything else
@@ -19,7 +22,8 @@ and the weights' shapes (4 gates and two states: LSTM; 3 gates: GRU, reset_after
 or (3U,), or two (3U,) biases: tf_keras' standard_gru; 1: SimpleRNN), which captured input is which
 weight, and the activations among the ones Keras writes (sigmoid, tanh, relu, hard_sigmoid as Keras 3 or
 Keras 2 computes it, linear). A loop no candidate reproduces is refused ("no ... cell reproduces what it
-computes"): a wrong node is never written. A Bidirectional is two such loops merged (Pair).
+computes"): a wrong node is never written; the same search tells which final state read is h and which
+c, and which given initial state. A Bidirectional is two such loops merged (Pair).
 """
 import numpy as np
 
