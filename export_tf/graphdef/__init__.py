@@ -30,7 +30,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     loaded = load_graph(fmt, path, inputs, outputs, signature, settings, log)
     where = loaded.source["path"]
     graph = clean(loaded.graph_def, loaded.inputs, loaded.outputs, where, loaded.constants)
-    loops, refused = find_loops(graph)          # recurrent layers' While loops (loops.py)
+    loops, refused = find_loops(graph, loaded.graph_def.library)    # recurrent layers' While loops (loops.py)
     loops.update(find_lookups(graph))           # and embedding lookups of integer ids (lookups.py)
     refuse_control_flow(graph, where, loops, refused)
     skip = unfetchable(graph, loops)

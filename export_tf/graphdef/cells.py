@@ -26,40 +26,53 @@ def _act(attrs, x):
     return np.clip(attrs["slope"] * x + attrs["offset"], 0.0, 1.0)
 
 
-def run_cell(op, attrs, arrays, x, initial=None):
+def project(arrays, x, backwards):
+    """Every step's input product x kernel plus the input bias, in the order the cell reads the steps."""
+    bias = arrays.get("bias")
+    kernel = arrays["kernel"].astype(np.float64)
+    steps = (x[:, ::-1] if backwards else x).astype(np.float64)
+    projected = steps @ kernel
+    if bias is not None:
+        projected += np.asarray(bias, np.float64)[0] if bias.ndim == 2 else np.asarray(bias, np.float64)
+    return projected
+
+
+def run_cell(op, attrs, arrays, x, initial=None, watch=None, projected=None):
     """The manifest node's computation in float64 (Keras' equations): every step's h (N, T, U), and the
-    final h and c (c: an LSTM's; None for the others). initial: the initial [h(, c)], else zeros."""
-    kernel, rec = arrays["kernel"].astype(np.float64), arrays["recurrent_kernel"].astype(np.float64)
+    final h and c (c: an LSTM's; None for the others). initial: the initial [h(, c)], else zeros;
+    watch(step, h): True stops the run (None is returned); projected: project()'s result, if known."""
+    rec = arrays["recurrent_kernel"].astype(np.float64)
     units = rec.shape[0]
     bias = arrays.get("bias")
-    bias = np.zeros(kernel.shape[1:], np.float64) if bias is None else bias.astype(np.float64)
+    recurrent_bias = bias[1].astype(np.float64) if bias is not None and bias.ndim == 2 else 0.0
     act, gate = attrs["cell_activation"], attrs.get("recurrent_activation")
-    steps = x[:, ::-1] if attrs["go_backwards"] else x
+    if projected is None:
+        projected = project(arrays, x, attrs["go_backwards"])
     h = np.zeros((x.shape[0], units)) if initial is None else np.asarray(initial[0], np.float64)
     c = np.zeros_like(h) if initial is None or len(initial) < 2 else np.asarray(initial[1], np.float64)
     out = []
-    for t in range(steps.shape[1]):
-        xt = steps[:, t].astype(np.float64)
+    for t in range(projected.shape[1]):
+        inner = projected[:, t]
         if op == "simple_rnn":
-            h = _act(act, xt @ kernel + bias + h @ rec)
+            h = _act(act, inner + h @ rec)
         elif op == "lstm":
-            z = xt @ kernel + h @ rec + bias
+            z = inner + h @ rec
             i, f, g, o = (z[:, k * units:(k + 1) * units] for k in range(4))
             c = _act(gate, f) * c + _act(gate, i) * _act(act, g)
             h = _act(gate, o) * _act(act, c)
         elif attrs["reset_after"]:
-            inner = xt @ kernel + (bias[0] if bias.ndim == 2 else 0.0)
-            recur = h @ rec + (bias[1] if bias.ndim == 2 else 0.0)
+            recur = h @ rec + recurrent_bias
             z = _act(gate, inner[:, :units] + recur[:, :units])
             r = _act(gate, inner[:, units:2 * units] + recur[:, units:2 * units])
             hh = _act(act, inner[:, 2 * units:] + r * recur[:, 2 * units:])
             h = z * h + (1.0 - z) * hh
         else:
-            inner = xt @ kernel + bias
             z = _act(gate, inner[:, :units] + h @ rec[:, :units])
             r = _act(gate, inner[:, units:2 * units] + h @ rec[:, units:2 * units])
             hh = _act(act, inner[:, 2 * units:] + (r * h) @ rec[:, 2 * units:])
             h = z * h + (1.0 - z) * hh
+        if watch is not None and watch(t, h):
+            return None
         out.append(h)
     return np.stack(out, axis=1), h, (c if op == "lstm" else None)
 
@@ -87,7 +100,23 @@ def candidates(states, weights, channels):
             yield op, {"use_bias": bias_shape is not None}, arrays
 
 
-def best_cell(states, weights, x, backwards, last, main, finals, initial=None):
+# the TF ops an activation shows in a loop's body (Keras 3's hard_sigmoid: Relu6; Keras 2's: Minimum, Maximum)
+_SHOWS = {"sigmoid": ("Sigmoid",), "tanh": ("Tanh",), "relu": ("Relu",),
+          "hard_sigmoid": ("Relu6", "Minimum", "Maximum", "ClipByValue")}
+
+
+def best_cell(states, weights, x, backwards, last, main, finals, initial=None, body_ops=None):
+    """best_cell_among the activations the body's ops show (body_ops: the op types, None: unknown), then,
+    if none of them reproduces TF's values, among all (the ops only narrow the search down)."""
+    if body_ops is not None:
+        shown = [a for a in ACTIVATIONS if a is None or any(op in body_ops for op in _SHOWS[a["function"]])]
+        found = best_cell_among(shown, states, weights, x, backwards, last, main, finals, initial)
+        if found is not None or len(shown) == len(ACTIVATIONS):
+            return found
+    return best_cell_among(ACTIVATIONS, states, weights, x, backwards, last, main, finals, initial)
+
+
+def best_cell_among(activations, states, weights, x, backwards, last, main, finals, initial=None):
     """The cell reproducing TF's values, or None. states: the initial states (their count and width);
     weights: the captured float arrays; x: the sequence (N, T, C); last: main is the last step (else every
     step); main: TF's value of the output the model reads, or None; finals: TF's values of the final
@@ -95,17 +124,24 @@ def best_cell(states, weights, x, backwards, last, main, finals, initial=None):
     (op, attrs, arrays, roles), roles naming each final "h" or "c"."""
     scale = max([1.0] + [float(np.abs(v).max()) for v in ([main] if main is not None else []) + list(finals)])
     best = None
+    bound = TOLERANCE * scale
+    # every step known: a candidate is dropped at its first step that differs
+    watch = None if last or main is None else (lambda t, h: not np.abs(h - main[:, t]).max() <= bound)
     for op, attrs, arrays in candidates(states, weights, x.shape[2]):
-        gates = ACTIVATIONS if op != "simple_rnn" else (None,)
-        for gate, act in itertools.product(gates, ACTIVATIONS):
+        projected = project(arrays, x, backwards)
+        gates = activations if op != "simple_rnn" else (None,)
+        for gate, act in itertools.product(gates, activations):
             full = dict(attrs, units=int(states[0].shape[1]), cell_activation=act, go_backwards=backwards,
                         return_sequences=not last)
             if op != "simple_rnn":
                 full["recurrent_activation"] = gate
             with np.errstate(all="ignore"):     # a wrong candidate may overflow: it just does not match
-                seq, h, c = run_cell(op, full, arrays, x, initial)
+                ran = run_cell(op, full, arrays, x, initial, watch, projected)
+            if ran is None:
+                continue
+            seq, h, c = ran
             found = _errors(seq[:, -1] if last else seq, h, c, main, finals)
-            if found is not None and found[0] <= TOLERANCE * scale and (best is None or found[0] < best[0]):
+            if found is not None and found[0] <= bound and (best is None or found[0] < best[0]):
                 best = (found[0], op, full, arrays, found[1])
     return None if best is None else best[1:]
 

@@ -50,6 +50,7 @@ class Loop(object):
         self.states = states            # tensors of the initial states: zeros, or given (data): initial_state
         self.reads = [x] + [t for t in states if t in given]    # the data tensors the node reads
         self.weights = weights          # tensors of the captured float inputs
+        self.body_ops = None            # the op types of its body function, if known
         self.loops = [self]
 
     def lower(self, graph, values):
@@ -92,9 +93,11 @@ def _only_reader(graph, tensor, name):
     return users == set([name]) and graph.resolve(tensor) not in set(graph.resolve(t) for t in graph.outputs)
 
 
-def find_loops(graph):
-    """({While name: Loop}, {While name: reason refused}) for the While ops on the data path."""
+def find_loops(graph, library=None):
+    """({While name: Loop}, {While name: reason refused}) for the While ops on the data path. library:
+    the graph's function library (a body's op types narrow the cells searched; None: all searched)."""
     found, refused = {}, {}
+    functions = dict((f.signature.name, f) for f in library.function) if library is not None else None
     for name in graph.order:
         node = graph.nodes[name]
         if node.op in LOOP_OPS and name + ":0" not in graph.alias:
@@ -102,7 +105,24 @@ def find_loops(graph):
                 found[name] = _structure(graph, node)
             except Unsupported as exc:
                 refused[name] = str(exc)
+                continue
+            found[name].body_ops = _body_ops(functions, node.attr["body"].func.name)
     return _pairs(graph, found), refused
+
+
+def _body_ops(functions, name):
+    """The op types of a function and the functions it calls, or None if one is not in the library."""
+    ops, todo, seen = set(), [name], set()
+    while todo:
+        current = todo.pop()
+        if functions is None or current not in functions:
+            return None
+        seen.add(current)
+        for node in functions[current].node_def:
+            ops.add(node.op)
+            todo.extend(v.func.name for v in node.attr.values() if v.WhichOneof("value") == "func"
+                        and v.func.name not in seen)
+    return ops
 
 
 _MERGES = {"ConcatV2": "concat", "AddV2": "sum", "Add": "sum", "Mul": "mul"}
@@ -268,7 +288,7 @@ def cell_node(loop, graph, values):
     orders = [None] if len(loop.reads) == 1 else [[0, 1], [1, 0]] if len(states) == 2 else [[0]]
     for order in orders:        # initial states given: which is h, which c
         initial = None if order is None else [states[i] for i in order]
-        best = best_cell(states, weights, x, backwards, loop.last, main, finals, initial)
+        best = best_cell(states, weights, x, backwards, loop.last, main, finals, initial, loop.body_ops)
         if best is not None:
             break
     if best is None:

@@ -58,3 +58,13 @@ def test_a_loop_computing_something_else_matches_no_cell():
     x, states, weights, seq, _, _ = _case("simple_rnn", {"cell_activation": TANH})
     assert best_cell(states, weights, x, False, False, seq * 0.5, []) is None
     assert best_cell(states, weights, x, True, False, seq, []) is None          # read from the other end
+
+
+@pytest.mark.parametrize("body_ops", [{"MatMul", "Minimum", "Maximum", "Tanh"}, {"MatMul", "Sigmoid"}],
+                         ids=["shown", "not_shown"])
+def test_the_body_ops_narrow_the_search_only(body_ops):
+    """The activations the loop's body shows are searched first; a cell they miss is still found."""
+    x, states, weights, seq, _, _ = _case("gru", {"recurrent_activation": KERAS2_HARD_SIGMOID,
+                                                  "cell_activation": TANH, "reset_after": False})
+    found = best_cell(states, weights, x, False, True, seq[:, -1].astype(np.float32), [], body_ops=body_ops)
+    assert found is not None and found[1]["recurrent_activation"] == KERAS2_HARD_SIGMOID
