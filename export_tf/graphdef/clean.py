@@ -168,6 +168,8 @@ def _topological(nodes, needed, fed, where):
             if remaining[u] == 0:
                 ready.append(u)
     if len(order) != len(needed):
-        raise ModelLoadError("%s: the graph has a cycle (control flow such as while loops is not supported)"
-                             % where)
+        raise ModelLoadError("%s: the graph has a cycle: a while loop lowered into Enter / Merge / NextIteration "
+                             "ops, which is not converted; a recurrent layer's loop converts from its SavedModel, "
+                             "or from a graph frozen with convert_variables_to_constants_v2(..., "
+                             "lower_control_flow=False)" % where)
     return order

@@ -223,3 +223,26 @@ def test_other_while_loops_are_refused_by_name(tmp_path, signature, reason):
     assert "While" in proc.stderr and "is not a Keras recurrent layer's loop" in proc.stderr, proc.stderr
     assert reason in proc.stderr, proc.stderr
     assert not os.path.exists(str(tmp_path / "b.npz"))
+
+
+@pytest.mark.parametrize("lower", [False, True], ids=["loop_kept", "loop_lowered"])
+def test_frozen_graph(tmp_path, lower):
+    """A frozen GraphDef (.pb) of a GRU: with its While kept (lower_control_flow=False) it converts; lowered
+    into Enter / Merge / NextIteration cycles it is refused, saying how to freeze it instead."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    from export_tf.exporter import export
+    from shared.errors import ModelLoadError
+    inp = keras.Input((STEPS, 3), name="sequence")
+    model = randomize_recurrent(keras.Model(inp, layers.GRU(4, name="gru")(inp)))
+    function = tf.function(lambda x: model(x)).get_concrete_function(tf.TensorSpec([None, STEPS, 3], tf.float32))
+    graph_def = convert_variables_to_constants_v2(function, lower_control_flow=lower).graph.as_graph_def()
+    path = str(tmp_path / "gru.pb")
+    with open(path, "wb") as f:
+        f.write(graph_def.SerializeToString())
+    if lower:
+        with pytest.raises(ModelLoadError, match="lower_control_flow=False"):
+            export(path, str(tmp_path / "bundle.npz"))
+        return
+    manifest = export(path, str(tmp_path / "bundle.npz"))
+    assert _ops(manifest) == ["gru"]
+    assert_parity(import_bundle(str(tmp_path / "bundle.npz"), str(tmp_path / "caffe")))
