@@ -18,6 +18,15 @@ def _map_structure(layer, func, structure):
     return keras.tree.map_structure(func, structure)
 
 
+def _as_tensor(layer):
+    """How a tensor's value is passed to the layer: numpy for Keras 3; a TF tensor for tf_keras, whose
+    recurrent layers refuse numpy initial states ("Expected a symbolic tensor instance")."""
+    if type(layer).__module__.startswith("tf_keras"):
+        import tensorflow as tf
+        return tf.convert_to_tensor
+    return lambda value: value
+
+
 def is_integer_input(sym):
     """Whether a model input is declared with an integer dtype (e.g. the indices an Embedding reads)."""
     return "int" in str(getattr(sym, "dtype", "")).lower()
@@ -26,6 +35,23 @@ def is_integer_input(sym):
 def input_domain(graph, tensor, sym):
     """What values the model input expects (export_tf/domains.py: ids, pixels or real)."""
     return domains.keras_domain(graph, tensor, is_integer_input(sym))
+
+
+def stateful_layers(graph):
+    """The names of the nodes whose layer keeps a state between calls (Keras' stateful=True, also a
+    Bidirectional's). Their handlers refuse them; until then the reference run must still get through
+    them: at the batch the model declares (a stateful layer's state has that batch), and without the
+    check against the model's own outputs (each call starts from the state the last one left)."""
+    return [node.name for node in graph.nodes if getattr(node.layer, "stateful", False) is True]
+
+
+def declared_batch(graph, default):
+    """The batch size the model's inputs declare (Input(batch_size=...)), else default."""
+    for _, _, sym in graph.inputs:
+        shape = getattr(sym, "shape", None)
+        if shape is not None and len(shape) and isinstance(shape[0], int):
+            return shape[0]
+    return default
 
 
 def make_inputs(graph, batch, seed, input_shape=None, provided=None):
@@ -66,9 +92,11 @@ def evaluate(graph, inputs):
     """Return {tensor id: numpy value} for every tensor of the graph."""
     values = dict((tid, inputs[name]) for name, tid, _ in graph.inputs)
     for node in graph.nodes:
-        def fill(x, node=node):
+        as_tensor = _as_tensor(node.layer)
+
+        def fill(x, node=node, as_tensor=as_tensor):
             key = node.input_keys.get(id(x))
-            return values[key] if key is not None else x
+            return as_tensor(values[key]) if key is not None else x
         args = _map_structure(node.layer, fill, list(node.call_args))
         kwargs = _map_structure(node.layer, fill, dict(node.call_kwargs))
         kwargs.pop("training", None)

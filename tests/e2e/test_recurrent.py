@@ -1,8 +1,8 @@
 """Recurrent layers end to end (issue 14), 64-step sequences, random non-trivial weights: LSTM through
 Caffe's LSTM (sigmoid / tanh) or unrolled (other activations), GRU (reset_after both ways, a Keras 2 .h5
 with hard_sigmoid gates), SimpleRNN, Bidirectional (every merge mode), return_sequences, return_state,
-go_backwards; the acceptance models of the issue; Masking and a used mask_zero refused by name (initial
-states: test_recurrent_states.py)."""
+go_backwards; the acceptance models of the issue; Masking, a used mask_zero and stateful layers refused
+by name (initial states: test_recurrent_states.py)."""
 import os
 
 import keras
@@ -172,3 +172,33 @@ def test_mask_zero_into_an_lstm_is_refused_by_name(tmp_path):
     with pytest.raises(UnsupportedError) as info:
         export(path, str(tmp_path / "b.npz"))
     assert "mask_zero" in str(info.value) and "(first: embed)" in str(info.value)
+
+
+@pytest.mark.parametrize("flavour", ["keras3", "keras2_h5"])
+def test_stateful_layers_are_refused_by_name(tmp_path, flavour):
+    """stateful=True needs a fixed batch (3 here, not the export's 2) and the reference run changes the
+    state: the export still reaches the handlers, which refuse each stateful layer by name beside every
+    other unsupported layer (status 4, nothing written)."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    k = keras if flavour == "keras3" else pytest.importorskip("tf_keras")
+    seq = k.Input((6, 3), batch_size=3, name="sequence")
+    x = k.layers.LSTM(4, stateful=True, return_sequences=True, name="lstm_s")(seq)
+    x = k.layers.GRU(4, stateful=True, return_sequences=True, name="gru_s")(x)
+    x = k.layers.Bidirectional(k.layers.LSTM(4, stateful=True, return_sequences=True), name="bi_s")(x)
+    out = k.layers.Dense(2, name="head")(k.layers.UnitNormalization(name="unit")(x))
+    path = str(tmp_path / ("model.keras" if flavour == "keras3" else "model.h5"))
+    k.Model(seq, out).save(path)
+    proc = subprocess.run([sys.executable, "-m", "export_tf", path, "-o", str(tmp_path / "b.npz")], cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=600)
+    assert proc.returncode == 4, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal check" not in proc.stderr, proc.stderr
+    assert "4 unsupported layer(s) of 4 type(s)" in proc.stderr, proc.stderr
+    reason = "[stateful=True (the state would outlive a call; convert a stateless copy)]"
+    for line in ("LSTM %s x1 (first: lstm_s)" % reason, "GRU %s x1 (first: gru_s)" % reason,
+                 "Bidirectional [forward layer: stateful=True", "x1 (first: bi_s)",
+                 "UnitNormalization x1 (first: unit)"):
+        assert line in proc.stderr, proc.stderr
+    assert sorted(os.listdir(str(tmp_path))) == [os.path.basename(path)]
