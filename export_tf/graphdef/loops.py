@@ -23,7 +23,8 @@ or (3U,), or two (3U,) biases: tf_keras' standard_gru; 1: SimpleRNN), which capt
 weight, and the activations among the ones Keras writes (sigmoid, tanh, relu, hard_sigmoid as Keras 3 or
 Keras 2 computes it, linear). A loop no candidate reproduces is refused ("no ... cell reproduces what it
 computes"): a wrong node is never written; the same search tells which final state read is h and which
-c, and which given initial state. A Bidirectional is two such loops merged (Pair).
+c, and which given initial state. A Bidirectional is two such loops merged (Pair); with initial states
+given, both loops read theirs, and its node reads the forward ones, then the backward ones (Keras' order).
 """
 import numpy as np
 
@@ -67,7 +68,7 @@ class Pair(object):
         self.forward, self.backward, self.merge, self.mode = forward, backward, merge, mode
         self.reverse_axis = reverse_axis    # tensor of the re-reversal's axis (sequences), or None
         self.x = forward.x
-        self.reads = [forward.x]
+        self.reads = forward.reads + backward.reads[1:]     # initial_state: forward's states, then backward's
         self.absorbed = absorbed
         self.loops = [forward, backward]
 
@@ -133,7 +134,7 @@ def _pairs(graph, loops):
     by_output = dict((loop.output, loop) for loop in loops.values())
     out = dict(loops)
     for backward in loops.values():
-        if backward.reverse_axis is None or backward.output is None or len(backward.reads) > 1:
+        if backward.reverse_axis is None or backward.output is None:
             continue
         tensor, reverse_axis, extra = backward.output, None, []
         users = set(n for n, _ in graph.consumers.get(tensor, []))
@@ -146,7 +147,8 @@ def _pairs(graph, loops):
         merge = graph.nodes[list(users)[0]]
         data = [graph.resolve(t) for t in merge.inputs if graph.is_data(graph.resolve(t))]
         forward = by_output.get(data[0]) if len(data) == 2 and data[1] == tensor else None
-        if merge.op not in _MERGES or forward is None or forward.reverse_axis is not None or len(forward.reads) > 1 \
+        if merge.op not in _MERGES or forward is None or forward.reverse_axis is not None \
+                or len(forward.reads) != len(backward.reads) \
                 or forward.x != backward.x \
                 or not _only_reader(graph, forward.output, merge.name) or forward.node.name not in out:
             continue
@@ -350,7 +352,8 @@ def pair_node(pair, graph, values):
     attrs = dict(forward.attrs, direction="bidirectional", merge_mode=pair.mode)
     arrays = dict(forward.arrays)
     arrays.update(("backward_" + role, value) for role, value in backward.arrays.items())
-    made = make_node(forward.op, attrs, arrays, inputs=[pair.x], output=pair.merge.name + ":0",
+    inputs = forward.inputs + backward.inputs[1:]      # the sequence, then Keras' forward and backward states
+    made = make_node(forward.op, attrs, arrays, inputs=inputs, output=pair.merge.name + ":0",
                      absorbed=pair.absorbed)
     made.outputs = made.outputs + forward.outputs[1:] + backward.outputs[1:]    # return_state: h(, c) each way
     return made

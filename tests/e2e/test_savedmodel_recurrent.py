@@ -16,6 +16,7 @@ from keras import layers
 
 from conftest import ROOT, assert_parity, import_bundle
 from test_recurrent import STEPS, randomize_recurrent
+from test_recurrent_states import two_layers
 
 
 def _export_saved(model, tmp_path, save):
@@ -127,24 +128,45 @@ def test_initial_states(tmp_path):
 def _recurrent_nodes(path):
     from shared.bundle import read_bundle
     bundle = read_bundle(path)
-    return [(node["op"], node["attrs"], bundle.node_arrays(node)) for node in bundle.manifest["nodes"]
-            if node["op"] in ("lstm", "gru", "simple_rnn")]
+    return [(node["op"], node["attrs"], bundle.node_arrays(node), (len(node["inputs"]), len(node["outputs"])))
+            for node in bundle.manifest["nodes"] if node["op"] in ("lstm", "gru", "simple_rnn")]
 
 
-def test_the_same_nodes_as_the_keras_reader(tmp_path):
-    """Both readers write the same recurrent nodes: op, every attribute and every array (no Caffe run)."""
+def assert_same_nodes_as_the_keras_reader(model, tmp_path):
+    """Both readers write the same recurrent nodes: op, every attribute, every array, as many inputs and
+    outputs (their tensors' names differ). Returns the SavedModel's bundle path."""
     from export_tf.exporter import export
-    model = _settings_model()
     model.save(str(tmp_path / "model.keras"))
     export(str(tmp_path / "model.keras"), str(tmp_path / "keras.npz"), batch=2, seed=0)
     _export_saved(model, tmp_path, lambda m, folder: m.export(folder, verbose=False))
     keras_side = _recurrent_nodes(str(tmp_path / "keras.npz"))
     graph_side = _recurrent_nodes(str(tmp_path / "bundle.npz"))
-    assert [(op, attrs) for op, attrs, _ in graph_side] == [(op, attrs) for op, attrs, _ in keras_side]
-    for (_, _, mine), (_, _, theirs) in zip(graph_side, keras_side):
+    assert [(op, attrs, arity) for op, attrs, _, arity in graph_side] == \
+        [(op, attrs, arity) for op, attrs, _, arity in keras_side]
+    for (_, _, mine, _), (_, _, theirs, _) in zip(graph_side, keras_side):
         assert sorted(mine) == sorted(theirs)
         for role in mine:
             np.testing.assert_array_equal(np.asarray(mine[role]), np.asarray(theirs[role]))
+    return str(tmp_path / "bundle.npz")
+
+
+def test_the_same_nodes_as_the_keras_reader(tmp_path):
+    """The settings model's nodes, both readers (no Caffe run)."""
+    assert_same_nodes_as_the_keras_reader(_settings_model(), tmp_path)
+
+
+@pytest.mark.parametrize("inner", ["lstm", "gru"])
+def test_bidirectional_initial_states(tmp_path, inner):
+    """A Bidirectional LSTM / GRU called with initial_state (test_recurrent_states.py's models): states
+    that are model inputs (return_sequences, return_state), then a Dense of another input (the last
+    step); each pair of loops one node reading the sequence, then the forward states, then the backward
+    ones, as the Keras reader's; parity in Caffe."""
+    cls, count = (layers.LSTM, 4) if inner == "lstm" else (layers.GRU, 2)
+    model = randomize_recurrent(two_layers(cls, {}, count, wrap=lambda layer, name: layers.Bidirectional(
+        layer, name="bi_" + name)))
+    bundle = assert_same_nodes_as_the_keras_reader(model, tmp_path)
+    assert [arity for _, _, _, arity in _recurrent_nodes(bundle)] == [(1 + count, 1 + count), (1 + count, 1)]
+    assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
 
 
 def test_keras2_savedmodel_hard_sigmoid(tmp_path):
