@@ -2,7 +2,8 @@
 
 * SavedModel: the signature's concrete function (``serving_default`` unless ``--signature``) frozen with
   ``convert_variables_to_constants_v2``; its arguments are the inputs, its outputs the outputs (by the
-  signature's names). The function itself is kept to check the frozen graph against.
+  signature's names). The function itself is kept to check the frozen graph against. A signature that
+  assigns a variable (a stateful layer's state) is refused first, status 4 (refuse_assignments).
 * frozen GraphDef: read as is.
 * TF1 checkpoint: the MetaGraphDef's graph_def (its collections ignored), pruned to the outputs (which
   must be named when the graph also holds training ops: there is no telling the model's output from the
@@ -18,10 +19,12 @@ import functools
 import hashlib
 import os
 
-from shared.errors import ModelLoadError, UsageError
+from shared.errors import ModelLoadError, UnsupportedError, UsageError
+from shared.unsupported import format_unsupported
 
+from ..registry import supported_ops
 from .controlflow import resolve_control_flow
-from .names import InputSpec, op_name, tensor_name
+from .names import InputSpec, op_name, strip_call_prefix, tensor_name
 from .settings import fix_values
 
 
@@ -102,6 +105,7 @@ def _saved_model(path, inputs, outputs, signature, settings, log):
     if name not in names:
         raise UsageError("%s: no signature %r; the SavedModel has %s" % (path, name, ", ".join(names)))
     function = loaded.signatures[name]
+    refuse_assignments(function.graph.as_graph_def(), "%s (signature %r)" % (path, name))
     try:
         frozen = convert_variables_to_constants_v2(function)
         if any(n.op == "Enter" for n in frozen.graph.as_graph_def().node):
@@ -147,6 +151,24 @@ def _saved_model(path, inputs, outputs, signature, settings, log):
               "sha256": _digest(_files_under(path))}
     return LoadedGraph(graph_def, inputs, outputs, source, input_names, output_names,
                        function=(function, placeholders, arg_names, out_pairs))
+
+
+ASSIGN_OPS = ("AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp")
+
+
+def refuse_assignments(graph_def, where):
+    """UnsupportedError (status 4) if the signature's function or one it calls (a While body) assigns a
+    variable: a state kept between calls (Keras' stateful=True recurrent layers, each naming its scope),
+    which a frozen graph cannot hold (freezing would fail with an internal message)."""
+    bodies = [graph_def.node] + [f.node_def for f in graph_def.library.function]
+    scopes = sorted(set(strip_call_prefix(n.name).rsplit("/", 1)[0] for nodes in bodies for n in nodes
+                        if n.op in ASSIGN_OPS))
+    if scopes:
+        reason = ("assigns a variable at each call: a state kept between calls, as a stateful recurrent layer's "
+                  "(Keras' stateful=True); convert a stateless copy: the model rebuilt with stateful=False, "
+                  "its weights set, saved again")
+        raise UnsupportedError(format_unsupported(where, [("stateful layer", scope, reason) for scope in scopes],
+                                                  sorted(supported_ops())))
 
 
 def _graph_def_file(path, inputs, outputs):

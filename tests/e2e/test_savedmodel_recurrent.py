@@ -247,6 +247,24 @@ def test_other_while_loops_are_refused_by_name(tmp_path, signature, reason):
     assert not os.path.exists(str(tmp_path / "b.npz"))
 
 
+@pytest.mark.parametrize("save", ["model_export", "tf_saved_model_save"])
+def test_stateful_layers_are_refused_by_name(tmp_path, save):
+    """Keras 3 stateful=True layers (a fixed batch) assign their state variables at each call: refused by
+    name through the CLI, status 4, saying to convert a stateless copy (was: 'could not freeze', status 6)."""
+    inp = keras.Input((STEPS, 3), batch_size=2, name="sequence")
+    x = layers.LSTM(5, stateful=True, return_sequences=True, name="lstm")(inp)
+    model = randomize_recurrent(keras.Model(inp, layers.GRU(4, stateful=True, name="gru")(x)))
+    folder = str(tmp_path / "stateful")
+    model.export(folder, verbose=False) if save == "model_export" else tf.saved_model.save(model, folder)
+    proc = subprocess.run([sys.executable, "-m", "export_tf", folder, "-o", str(tmp_path / "b.npz")], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
+    assert proc.returncode == 4, proc.stderr
+    assert "2 unsupported layer(s)" in proc.stderr and "stateful layer" in proc.stderr, proc.stderr
+    assert "stateful=True" in proc.stderr and "convert a stateless copy" in proc.stderr, proc.stderr
+    assert "gru" in proc.stderr and not os.path.exists(str(tmp_path / "b.npz"))
+
+
 @pytest.mark.parametrize("lower", [False, True], ids=["loop_kept", "loop_lowered"])
 def test_frozen_graph(tmp_path, lower):
     """A frozen GraphDef (.pb) of a GRU: with its While kept (lower_control_flow=False) it converts; lowered
