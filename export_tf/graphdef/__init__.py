@@ -20,7 +20,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     from .. import domains
     from ..manifest import build_manifest, write
     from .lookups import find_lookups
-    from .loops import find_loops, unfetchable
+    from .loops import find_loops, state_fetches, unfetchable
     from .lower import lower_graph, place, refuse_control_flow
     from .timesteps import fold_steps
     from .reference import make_feeds, run
@@ -37,6 +37,7 @@ def export_graph(fmt, path, bundle_path, batch=2, seed=0, input_shape=None, refe
     feeds, input_domains = make_feeds(loaded.graph_def, graph.inputs, batch, seed, input_shape, reference_inputs,
                                       graph)
     fetches = sorted(t for t in graph.data if t not in graph.alias and t not in feeds and t not in skip)
+    fetches += [t for t in state_fetches(loops) if t not in graph.data]     # an LSTM's c the model does not read
     static = [t for t in graph.static_inputs() if t not in graph.data and t not in skip]
     weights = constant_values(graph, static, loaded.constants)    # a checkpoint's: the arrays, not fetched
     fetches += [t for t in static if t not in weights]

@@ -17,7 +17,7 @@ Two steps. find_loops (before the reference run, on the structure): the sequence
 plumbing around the loop, the outputs used downstream, the loop's captured float inputs; anything else
 is refused, naming the loop and what was found. cell_node (after the run, on TF's values): the cell is
 found by computing candidates in numpy on the reference inputs the graph itself ran on, and the one that
-reproduces the loop's own output (to 1e-5 of its range) is the node: the kind from the number of states
+reproduces the loop's own output (to 1e-5 of its range) is the node (loopnodes.py): the kind from the number of states
 and the weights' shapes (4 gates and two states: LSTM; 3 gates: GRU, reset_after from the bias (2, 3U)
 or (3U,), or two (3U,) biases: tf_keras' standard_gru; 1: SimpleRNN), which captured input is which
 weight, and the activations among the ones Keras writes (sigmoid, tanh, relu, hard_sigmoid as Keras 3 or
@@ -26,10 +26,8 @@ computes"): a wrong node is never written; the same search tells which final sta
 c, and which given initial state. A Bidirectional is two such loops merged (Pair); with initial states
 given, both loops read theirs, and its node reads the forward ones, then the backward ones (Keras' order).
 """
-import numpy as np
-
-from ..node import Unsupported, make_node
-from .cells import best_cell
+from ..node import Unsupported
+from .loopnodes import cell_node, pair_node, why
 from .names import op_name
 
 LOOP_OPS = ("While", "StatelessWhile")
@@ -50,6 +48,7 @@ class Loop(object):
         self.absorbed = absorbed        # op names the node replaces (the list plumbing)
         self.states = states            # tensors of the initial states: zeros, or given (data): initial_state
         self.reads = [x] + [t for t in states if t in given]    # the data tensors the node reads
+        self.final_states = []          # the While's outputs of its states (h, c in input order), read or not
         self.weights = weights          # tensors of the captured float inputs
         self.body_ops = None            # the op types of its body function, if known
         self.loops = [self]
@@ -74,10 +73,6 @@ class Pair(object):
 
     def lower(self, graph, values):
         return pair_node(self, graph, values)
-
-
-def _why(node, text):
-    return "%s %r is not a Keras recurrent layer's loop: %s" % (node.op, node.name, text)
 
 
 class _Fed(object):
@@ -178,9 +173,9 @@ def _structure(graph, node):
     data = [i for i, t in enumerate(inputs) if graph.is_data(t)]
     lists = [i for i in data if _producer(graph, inputs[i]).op == "TensorListFromTensor"]
     if len(lists) > 1:
-        raise Unsupported(_why(node, "it unstacks %d sequences (a mask is one: Caffe has no masks)" % len(lists)))
+        raise Unsupported(why(node, "it unstacks %d sequences (a mask is one: Caffe has no masks)" % len(lists)))
     if not lists:
-        raise Unsupported(_why(node, "it reads %d tensors of the model's data, not one sequence unstacked by "
+        raise Unsupported(why(node, "it reads %d tensors of the model's data, not one sequence unstacked by "
                                      "TensorListFromTensor" % len(data)))
     where = lists[0]
     unstack = _producer(graph, inputs[where])
@@ -188,30 +183,33 @@ def _structure(graph, node):
     source = _producer(graph, unstack.inputs[0])
     if source.op == "ReverseV2":
         if not _only_reader(graph, source.name + ":0", unstack.name):
-            raise Unsupported(_why(node, "its reversed sequence is read elsewhere too"))
+            raise Unsupported(why(node, "its reversed sequence is read elsewhere too"))
         reverse_axis, absorbed = graph.resolve(source.inputs[1]), absorbed + [source.name]
         reader, source = source.name, _producer(graph, source.inputs[0])
     else:
         reader = unstack.name
     if source.op != "Transpose" or not _only_reader(graph, source.name + ":0", reader):
-        raise Unsupported(_why(node, "its sequence comes from %s %r, not from a transpose to time-major read "
+        raise Unsupported(why(node, "its sequence comes from %s %r, not from a transpose to time-major read "
                                      "by the loop alone" % (source.op, source.name)))
     perms.append(graph.resolve(source.inputs[1]))
     absorbed.append(source.name)
     x = graph.resolve(source.inputs[0])
     if not _only_reader(graph, inputs[where], node.name):
-        raise Unsupported(_why(node, "its unstacked sequence is read elsewhere too"))
+        raise Unsupported(why(node, "its unstacked sequence is read elsewhere too"))
     output, last, finals = _outputs(graph, node, perms, absorbed)
     types = list(node.attr["T"].list.type)
     floats = [i for i, t in enumerate(types) if t == _FLOAT and i < len(inputs)]
     states = [inputs[i] for i in floats if i < where]
     weights = [inputs[i] for i in floats if i > where]
     given = [t for t in states if graph.is_data(t)]
+    final_states = ["%s:%d" % (node.name, i) for i in floats if i < where]     # output i: input i's final value
     if not states or [i for i in data if i != where] != [i for i in floats if i < where and graph.is_data(inputs[i])] \
             or len(given) not in (0, len(states)):
-        raise Unsupported(_why(node, "it reads data other than its sequence and its initial states, or some "
+        raise Unsupported(why(node, "it reads data other than its sequence and its initial states, or some "
                                      "initial states only"))
-    return Loop(node, x, perms, reverse_axis, output, last, absorbed, states, weights, finals, given)
+    loop = Loop(node, x, perms, reverse_axis, output, last, absorbed, states, weights, finals, given)
+    loop.final_states = final_states
+    return loop
 
 
 def _outputs(graph, node, perms, absorbed):
@@ -230,7 +228,7 @@ def _outputs(graph, node, perms, absorbed):
                 continue
             stacked = reader.name + ":0"
             if stacked in outs:
-                raise Unsupported(_why(node, "its time-major stacked outputs are a model output"))
+                raise Unsupported(why(node, "its time-major stacked outputs are a model output"))
             absorbed.append(reader.name)
             for name in set(n for n, _ in graph.consumers.get(stacked, [])):
                 after = graph.nodes[name]
@@ -240,11 +238,11 @@ def _outputs(graph, node, perms, absorbed):
                 elif after.op == "StridedSlice":
                     found.append((after.name + ":0", True))
                 else:
-                    raise Unsupported(_why(node, "its stacked outputs are read by %s %r" % (after.op, after.name)))
+                    raise Unsupported(why(node, "its stacked outputs are read by %s %r" % (after.op, after.name)))
                 absorbed.append(after.name)
     found = sorted(set(found))
     if len(found) > 1 or not (found or finals):
-        raise Unsupported(_why(node, "the model reads %s of its stacked outputs; one is supported (every step "
+        raise Unsupported(why(node, "the model reads %s of its stacked outputs; one is supported (every step "
                                      "or the last step)" % (len(found) or "none")))
     if found:
         return found[0][0], found[0][1], finals
@@ -265,95 +263,7 @@ def unfetchable(graph, loops):
     return out
 
 
-def cell_node(loop, graph, values):
-    """The manifest node of a recognised loop, confirmed against TF's values; Unsupported otherwise."""
-    node = loop.node
-    for perm in loop.perms:
-        if [int(p) for p in np.asarray(values[perm]).reshape(-1)] != [1, 0, 2]:
-            raise Unsupported(_why(node, "a transpose around it permutes %r, not time and batch"
-                                   % np.asarray(values[perm]).tolist()))
-    backwards = False
-    if loop.reverse_axis is not None:
-        if [int(a) for a in np.asarray(values[loop.reverse_axis]).reshape(-1)] not in ([0], [-3]):
-            raise Unsupported(_why(node, "it reverses its sequence along another axis than time"))
-        backwards = True
-    x = np.asarray(values[loop.x])
-    states = [np.asarray(values[t]) for t in loop.states]
-    weights = [np.asarray(values[t], np.float32) for t in loop.weights]
-    if x.ndim != 3 or any(s.ndim != 2 or s.shape[0] != x.shape[0] for s in states):
-        raise Unsupported(_why(node, "it reads %r with states %r; a sequence (N, T, C) and (N, units) states "
-                                     "are expected" % (x.shape, [s.shape for s in states])))
-    if len(states) > 2 or (len(loop.reads) == 1 and any(np.any(s) for s in states)):
-        raise Unsupported(_why(node, "its %d initial states are not zeros" % len(states)))
-    main = None if loop.output is None else np.asarray(values[loop.output], np.float64)
-    finals = [np.asarray(values[t], np.float64) for t in loop.finals]
-    orders = [None] if len(loop.reads) == 1 else [[0, 1], [1, 0]] if len(states) == 2 else [[0]]
-    for order in orders:        # initial states given: which is h, which c
-        initial = None if order is None else [states[i] for i in order]
-        best = best_cell(states, weights, x, backwards, loop.last, main, finals, initial, loop.body_ops)
-        if best is not None:
-            break
-    if best is None:
-        raise Unsupported(_why(node, "no LSTM, GRU or SimpleRNN cell with Keras' activations reproduces what "
-                                     "it computes (its outputs checked on the reference inputs)"))
-    op, attrs, arrays, roles = best
-    outputs = _node_outputs(loop, op, dict(zip(roles, loop.finals)), values)
-    reads = [loop.x] + ([] if order is None else [loop.states[i] for i in order])
-    made = make_node(op, dict(attrs, return_state=len(outputs) > 1), dict(arrays), inputs=reads,
-                     output=outputs[0], absorbed=loop.absorbed)
-    made.outputs = outputs
-    return made
-
-
-def _node_outputs(loop, op, finals, values):
-    """The tensors the node writes: Keras' [output, h(, c)] with return_state, else [output]. With
-    return_state, an output or h the model does not read is the other one's tensor under a name of its
-    own (the same values: TF's); an LSTM's final h read alone is its last step (c is not fetched)."""
-    node = loop.node
-    if op == "lstm" and loop.output is None and list(finals) == ["h"]:
-        return [finals["h"]]
-    if not finals:
-        return [loop.output]
-    if op == "lstm" and "c" not in finals:
-        raise Unsupported(_why(node, "the model reads its final h but not its c (return_state: an LSTM's "
-                                     "node writes both)"))
-    if "h" not in finals and not (loop.last and loop.output is not None):
-        raise Unsupported(_why(node, "the model reads its final c alone with every step (return_state: the "
-                                     "final h is needed too)"))
-    main = loop.output
-    h = finals.get("h")
-    if main is None:
-        main = "%s/last_step:0" % node.name
-        values[main] = values[h]
-    if h is None:
-        h = "%s/final_h:0" % node.name
-        values[h] = values[main]
-    return [main, h] + ([finals["c"]] if op == "lstm" else [])
-
-
-def pair_node(pair, graph, values):
-    """A Bidirectional's node: both loops confirmed (cell_node), one cell and setting, the merge checked."""
-    forward, backward = cell_node(pair.forward, graph, values), cell_node(pair.backward, graph, values)
-    back = dict(backward.attrs, go_backwards=not backward.attrs["go_backwards"])
-    if forward.op != backward.op or back != forward.attrs:
-        raise Unsupported(_why(pair.merge, "it merges a %s and a %s loop of other settings" % (forward.op, backward.op)))
-    if pair.reverse_axis is not None and \
-            [int(a) for a in np.asarray(values[pair.reverse_axis]).reshape(-1)] not in ([1], [-2]):
-        raise Unsupported(_why(pair.merge, "the backward sequence is reversed along another axis than time"))
-    if pair.mode == "ave":
-        factor = np.asarray(values[graph.resolve(pair.merge.inputs[1])], np.float64).reshape(-1)
-        if factor.size != 1 or float(factor[0]) != (2.0 if pair.merge.op == "RealDiv" else 0.5):
-            raise Unsupported(_why(pair.merge, "it scales the sum of the two directions by %r, not by one half"
-                                   % factor.tolist()))
-    if pair.mode == "concat":
-        rank = np.asarray(values[pair.merge.name + ":0"]).ndim
-        if int(np.asarray(values[graph.resolve(pair.merge.inputs[-1])]).reshape(-1)[0]) % rank != rank - 1:
-            raise Unsupported(_why(pair.merge, "it concatenates the two directions along another axis than the last"))
-    attrs = dict(forward.attrs, direction="bidirectional", merge_mode=pair.mode)
-    arrays = dict(forward.arrays)
-    arrays.update(("backward_" + role, value) for role, value in backward.arrays.items())
-    inputs = forward.inputs + backward.inputs[1:]      # the sequence, then Keras' forward and backward states
-    made = make_node(forward.op, attrs, arrays, inputs=inputs, output=pair.merge.name + ":0",
-                     absorbed=pair.absorbed)
-    made.outputs = made.outputs + forward.outputs[1:] + backward.outputs[1:]    # return_state: h(, c) each way
-    return made
+def state_fetches(loops):
+    """The loops' final states, fetched by the reference run even if the model reads one only (an LSTM's
+    node with return_state writes h and c)."""
+    return sorted(set(t for found in loops.values() for one in found.loops for t in getattr(one, "final_states", ())))

@@ -52,7 +52,7 @@ def _control_flow_reason(node):
 
 
 def lower_graph(graph, values, where, loops=None):
-    """Run every handler (a recurrent layer's While loop: loops.cell_node). Returns [(TfNode, Node)] in
+    """Run every handler (a recurrent layer's While loop: loopnodes.cell_node). Returns [(TfNode, Node)] in
     graph order, each Node's inputs and outputs the TF tensors it reads and writes; raises
     UnsupportedError listing every unsupported op at once. loops: loops.find_loops' recognised loops."""
     outputs = set(graph.resolve(t) for t in graph.outputs)

@@ -155,6 +155,19 @@ def test_the_same_nodes_as_the_keras_reader(tmp_path):
     assert_same_nodes_as_the_keras_reader(_settings_model(), tmp_path)
 
 
+def test_lstm_final_h_without_c(tmp_path):
+    """An LSTM's final h read without its c, beside its sequence and alone: each node Keras' [output, h, c]
+    with return_state, as the Keras reader's (c fetched from the loop; was: refused, and a last step
+    without return_state); parity in Caffe."""
+    inp = keras.Input((STEPS, 3), name="sequence")
+    seq, h_seq, _ = layers.LSTM(5, return_sequences=True, return_state=True, name="lstm_seq")(inp)
+    _, h_alone, _ = layers.LSTM(4, return_state=True, name="lstm_alone")(seq)
+    heads = [layers.Dense(2, name="head_%d" % i)(h) for i, h in enumerate([h_seq, h_alone])]
+    bundle = assert_same_nodes_as_the_keras_reader(randomize_recurrent(keras.Model(inp, heads)), tmp_path)
+    assert [(attrs["return_state"], arity) for _, attrs, _, arity in _recurrent_nodes(bundle)] == [(True, (1, 3))] * 2
+    assert_parity(import_bundle(bundle, str(tmp_path / "caffe")))
+
+
 @pytest.mark.parametrize("inner", ["lstm", "gru"])
 def test_bidirectional_initial_states(tmp_path, inner):
     """A Bidirectional LSTM / GRU called with initial_state (test_recurrent_states.py's models): states
