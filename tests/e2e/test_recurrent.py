@@ -94,24 +94,40 @@ def test_time_distributed_per_step_layers(tmp_path):
 
 # ------------------------------------------------------------------------------ acceptance models
 
-def test_char_level_classifier(tmp_path):
-    """Embedding -> Conv1D -> MaxPooling1D -> LSTM -> Dense."""
+# The issue's acceptance models, built once: test_savedmodel_recurrent.py converts them from SavedModels.
+def char_level_classifier():
+    """Embedding -> Conv1D -> MaxPooling1D -> LSTM (last step) -> Dense over 40 character ids."""
     inp = keras.Input((STEPS * 2,), dtype="int32", name="chars")
     x = layers.Embedding(40, 8, name="embed")(inp)
     x = layers.Conv1D(12, 5, padding="same", activation="relu", name="conv")(x)
     x = layers.MaxPooling1D(2, name="pool")(x)                   # 64 steps
     x = layers.LSTM(16, name="lstm")(x)
-    out = layers.Dense(5, activation="softmax", name="probs")(x)
-    check(keras.Model(inp, out), tmp_path)
+    return keras.Model(inp, layers.Dense(5, activation="softmax", name="probs")(x))
 
 
-def test_gru_tagger_both_reset_modes(tmp_path):
+def gru_tagger():
+    """Embedding -> GRU (reset_after=True) -> GRU (reset_after=False) -> TimeDistributed(Dense) tags."""
     inp = keras.Input((STEPS,), dtype="int32", name="tokens")
     x = layers.Embedding(25, 8, name="embed")(inp)
     x = layers.GRU(10, return_sequences=True, reset_after=True, name="gru_after")(x)
     x = layers.GRU(10, return_sequences=True, reset_after=False, name="gru_before")(x)
-    out = layers.TimeDistributed(layers.Dense(6, activation="softmax"), name="tags")(x)
-    check(keras.Model(inp, out), tmp_path)
+    return keras.Model(inp, layers.TimeDistributed(layers.Dense(6, activation="softmax"), name="tags")(x))
+
+
+def conv_bilstm_recogniser():
+    """Conv1D features -> Bidirectional LSTM (concat) -> per-step Dense outputs (OCR / speech style)."""
+    inp = keras.Input((STEPS, 6), name="frames")
+    x = layers.Conv1D(8, 3, padding="same", activation="relu", name="conv")(inp)
+    x = layers.Bidirectional(layers.LSTM(8, return_sequences=True), name="bilstm")(x)
+    return keras.Model(inp, layers.Dense(7, activation="softmax", name="per_step")(x))
+
+
+def test_char_level_classifier(tmp_path):
+    check(char_level_classifier(), tmp_path)
+
+
+def test_gru_tagger_both_reset_modes(tmp_path):
+    check(gru_tagger(), tmp_path)
 
 
 def test_keras2_h5_gru_tagger_hard_sigmoid(tmp_path):
@@ -137,12 +153,7 @@ def test_keras2_h5_gru_tagger_hard_sigmoid(tmp_path):
 
 
 def test_conv_bidirectional_lstm_recogniser(tmp_path):
-    """Conv1D features -> Bidirectional LSTM (concat) -> per-step Dense outputs (OCR / speech style)."""
-    inp = keras.Input((STEPS, 6), name="frames")
-    x = layers.Conv1D(8, 3, padding="same", activation="relu", name="conv")(inp)
-    x = layers.Bidirectional(layers.LSTM(8, return_sequences=True), name="bilstm")(x)
-    out = layers.Dense(7, activation="softmax", name="per_step")(x)
-    check(keras.Model(inp, out), tmp_path)
+    check(conv_bilstm_recogniser(), tmp_path)
 
 
 # ------------------------------------------------------------------------------ refusals

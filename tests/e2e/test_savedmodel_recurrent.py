@@ -15,7 +15,7 @@ import tensorflow as tf
 from keras import layers
 
 from conftest import ROOT, assert_parity, import_bundle
-from test_recurrent import STEPS, randomize_recurrent
+from test_recurrent import STEPS, char_level_classifier, conv_bilstm_recogniser, gru_tagger, randomize_recurrent
 from test_recurrent_states import two_layers
 
 
@@ -41,24 +41,13 @@ def _ops(manifest):
 def test_char_level_classifier(tmp_path):
     """Embedding -> Conv1D -> MaxPooling1D -> LSTM (last step) -> Dense, through tf.saved_model.save; the
     int32 ids drawn below the table's rows (export_tf/graphdef/lookups.py)."""
-    inp = keras.Input((STEPS * 2,), dtype="int32", name="chars")
-    x = layers.Embedding(40, 8, name="embed")(inp)
-    x = layers.Conv1D(12, 5, padding="same", activation="relu", name="conv")(x)
-    x = layers.MaxPooling1D(2, name="pool")(x)                   # 64 steps
-    x = layers.LSTM(16, name="lstm")(x)
-    out = layers.Dense(5, activation="softmax", name="probs")(x)
-    manifest = convert_saved(randomize_recurrent(keras.Model(inp, out)), tmp_path, tf.saved_model.save)
+    manifest = convert_saved(randomize_recurrent(char_level_classifier()), tmp_path, tf.saved_model.save)
     assert _ops(manifest)[0] == "embedding" and "lstm" in _ops(manifest)
     assert [d["high"] for d in manifest["reference"]["input_domains"].values()] == [40]    # ids in [0, 40)
 
 
 def test_gru_tagger_both_reset_modes(tmp_path):
-    inp = keras.Input((STEPS,), dtype="int32", name="tokens")
-    x = layers.Embedding(25, 8, name="embed")(inp)
-    x = layers.GRU(10, return_sequences=True, reset_after=True, name="gru_after")(x)
-    x = layers.GRU(10, return_sequences=True, reset_after=False, name="gru_before")(x)
-    out = layers.TimeDistributed(layers.Dense(6, activation="softmax"), name="tags")(x)
-    manifest = convert_saved(randomize_recurrent(keras.Model(inp, out)), tmp_path)
+    manifest = convert_saved(randomize_recurrent(gru_tagger()), tmp_path)
     grus = [node["attrs"]["reset_after"] for node in manifest["nodes"] if node["op"] == "gru"]
     assert grus == [True, False]
     # Keras 3's TimeDistributed is one MatMul chain per step in the graph: folded into one (timesteps.py)
@@ -66,12 +55,7 @@ def test_gru_tagger_both_reset_modes(tmp_path):
 
 
 def test_conv_bidirectional_lstm_recogniser(tmp_path):
-    """Conv1D features -> Bidirectional LSTM (concat) -> per-step Dense outputs."""
-    inp = keras.Input((STEPS, 6), name="frames")
-    x = layers.Conv1D(8, 3, padding="same", activation="relu", name="conv")(inp)
-    x = layers.Bidirectional(layers.LSTM(8, return_sequences=True), name="bilstm")(x)
-    out = layers.Dense(7, activation="softmax", name="per_step")(x)
-    manifest = convert_saved(randomize_recurrent(keras.Model(inp, out)), tmp_path)
+    manifest = convert_saved(randomize_recurrent(conv_bilstm_recogniser()), tmp_path)
     lstm = [node for node in manifest["nodes"] if node["op"] == "lstm"]
     assert [node["attrs"]["direction"] for node in lstm] == ["bidirectional"]
 
