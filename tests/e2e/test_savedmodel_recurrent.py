@@ -262,6 +262,23 @@ def test_stateful_layers_are_refused_by_name(tmp_path, save):
     assert "gru" in proc.stderr and not os.path.exists(str(tmp_path / "b.npz"))
 
 
+def test_keras2_stateful_gru_is_refused_by_name(tmp_path):
+    """tf_keras' (Keras 2) model.save(dir) of a stateful GRU: refused by name through the CLI, status 4, as Keras 3's."""
+    tf_keras = pytest.importorskip("tf_keras")
+    kl = tf_keras.layers
+    inp = kl.Input((STEPS, 3), batch_size=2, name="sequence")
+    model = tf_keras.Model(inp, kl.GRU(4, stateful=True, name="gru_k2")(inp))
+    folder = str(tmp_path / "stateful_k2")
+    model.save(folder)
+    proc = subprocess.run([sys.executable, "-m", "export_tf", folder, "-o", str(tmp_path / "b.npz")], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
+    assert proc.returncode == 4, proc.stderr
+    assert "stateful layer" in proc.stderr and "stateful=True" in proc.stderr, proc.stderr
+    assert "convert a stateless copy" in proc.stderr and "gru_k2" in proc.stderr, proc.stderr
+    assert not os.path.exists(str(tmp_path / "b.npz"))
+
+
 @pytest.mark.parametrize("lower", [False, True], ids=["loop_kept", "loop_lowered"])
 def test_frozen_graph(tmp_path, lower):
     """A frozen GraphDef (.pb) of a GRU: with its While kept (lower_control_flow=False) it converts; lowered
