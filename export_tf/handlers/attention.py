@@ -254,3 +254,12 @@ def tf_einsum(view):
                       "Keras' MultiHeadAttention (with its projections, scale and softmax) are converted"
                       % (equation,))
 
+
+
+@tf_op("Sum")
+def tf_sum(view):
+    """A Sum converts only inside AdditiveAttention's scores (attention_graph.py absorbs it from its ExpandDims)."""
+    raise Unsupported("a sum over an axis converts only inside Keras 3's AdditiveAttention (sum(scale * tanh(query + "
+                      "key)) over the channels, an optional causal mask, Softmax, the weighted sum of the value); a "
+                      "mask given as a tensor, the scores as an output and Attention's concat scores are not "
+                      "converted from a graph")

@@ -255,7 +255,7 @@ def graph_multi_head_attention(view):
 
 
 # a masked score: TF's softmax weight is then exactly 0, as the importer's (its -1e9 bias)
-_MASKED_AT_MOST = -1e9
+MASKED_AT_MOST = -1e9
 
 
 def _constant_mask(view, select, scores, steps):
@@ -266,8 +266,17 @@ def _constant_mask(view, select, scores, steps):
     if len(ins) != 3 or ins[1] != scores or any(view.graph.is_data(t) for t in (ins[0], ins[2])):
         return None
     fill, allowed = np.asarray(view.values[ins[2]]), np.asarray(view.values[ins[0]])
-    if fill.size != 1 or not float(fill.reshape(-1)[0]) <= _MASKED_AT_MOST or allowed.dtype != bool or \
+    if fill.size != 1 or not float(fill.reshape(-1)[0]) <= MASKED_AT_MOST or allowed.dtype != bool or \
             allowed.shape[-2:] != steps:
+        return None
+    return mask_attrs(allowed, steps)
+
+
+def mask_attrs(allowed, steps):
+    """(causal, sliding_window) with which the attention ops make the boolean mask `allowed` (True where a query
+    step i sees key step j: j <= i if causal, |i - j| < the window if one), the same for every sample and head
+    (its last two axes `steps`); None if it is none of those."""
+    if allowed.dtype != bool or allowed.shape[-2:] != steps:
         return None
     rows = allowed.reshape((-1,) + steps)
     if not (rows == rows[0]).all():

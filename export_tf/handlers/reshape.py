@@ -2,12 +2,14 @@
 (and the ExpandDims -> Tile -> Reshape that repeats rows, see resize.py; the Reshape -> MatMul -> Reshape of
 tf.tensordot on a sequence, a dense: see dense.py; the Reshape -> FusedBatchNormV3 -> Reshape of tf_keras'
 layer norm: see norm.py), Pad / PadV2 (zeros, H and W only), Transpose keeping the batch first (and
-Transpose -> Softmax -> Transpose, a softmax over that axis: see activation.py)."""
+Transpose -> Softmax -> Transpose, a softmax over that axis: see activation.py; the Transpose of Keras' causal
+Attention's key and the ExpandDims of AdditiveAttention: see attention_graph.py)."""
 import numpy as np
 
 from ..node import Unsupported, make_node
 from ..registry import register, tf_op
 from .activation import graph_softmax_over_axis
+from .attention_graph import graph_additive_attention, graph_dot_attention
 from .common import channels_last, spatial_input
 from .dense import tensordot_dense
 from .norm import graph_fused_layer_norm
@@ -55,7 +57,7 @@ def tf_reshape(view):
     if found is not None:
         return found
     if view.type == "ExpandDims":
-        repeat = tf_repeat(view, src)
+        repeat = tf_repeat(view, src) or graph_additive_attention(view)
         if repeat is not None:
             return repeat
     shape_in, shape_out = view.shape(src), view.output_shape
@@ -94,7 +96,7 @@ def tf_transpose(view):
         raise Unsupported("permutation %r moves the batch axis" % (perm,))
     if perm == list(range(rank)):
         return tensordot_dense(view, src) or make_node("identity", {}, inputs=[src])
-    softmax = graph_softmax_over_axis(view, src, perm)
-    if softmax is not None:
-        return softmax
+    found = graph_softmax_over_axis(view, src, perm) or graph_dot_attention(view, src, perm)
+    if found is not None:
+        return found
     return make_node("permute", {"dims": perm[1:]}, inputs=[src])

@@ -122,7 +122,7 @@ def test_einsum_products(tmp_path):
 
 def test_dot_attention_layers_through_their_products(tmp_path):
     """Keras' Attention with dot scores (scaled or not) is two BatchMatMulV2 and a Softmax in a graph: two dot nodes
-    and a softmax, no pattern needed (with use_causal_mask its SelectV2 is refused)."""
+    and a softmax, no pattern needed (with use_causal_mask: one attention node, test_causal_dot_attention)."""
     q = keras.Input((STEPS, 8), name="q")
     v = keras.Input((STEPS, 6), name="v")
     k = keras.Input((STEPS, 8), name="k")
@@ -194,4 +194,56 @@ def test_multi_head_attention_with_a_mask_tensor_is_refused_by_name(tmp_path):
     with pytest.raises(UnsupportedError) as info:
         export(folder, str(tmp_path / "b.npz"))
     assert "MultiHeadAttention's, but the ops around it are not its plain pattern" in str(info.value)
+    assert not os.path.exists(str(tmp_path / "b.npz"))
+
+
+def _attention_attrs(folder, tmp_path):
+    """Export the SavedModel; returns (the attention nodes' (score, use_scale, causal, inputs count), the Result)."""
+    from export_tf.exporter import export
+    bundle = str(tmp_path / "bundle.npz")
+    manifest = export(folder, bundle, batch=2, seed=0)
+    assert set(node["op"] for node in manifest["nodes"]) == {"attention"}, manifest["nodes"]
+    found = sorted((n["attrs"]["score"], n["attrs"]["use_scale"], n["attrs"]["causal"], len(n["inputs"]))
+                   for n in manifest["nodes"])
+    return found, import_bundle(bundle, str(tmp_path / "caffe"))
+
+
+def test_causal_dot_attention(tmp_path):
+    """Attention(use_causal_mask=True): its constant mask (where(not allowed, scores - 1e9, scores)) recognised,
+    one attention node as the Keras reader's (was refused at its SelectV2), scaled or not, 64 steps."""
+    q = keras.Input((STEPS, 8), name="q")
+    v = keras.Input((STEPS, 6), name="v")
+    k = keras.Input((STEPS, 8), name="k")
+    outs = [layers.Attention(use_scale=True, name="scaled")([q, v, k], use_causal_mask=True),
+            layers.Attention(name="plain")([q, k], use_causal_mask=True)]
+    model = randomize_attention(keras.Model([q, v, k], outs))
+    found, result = _attention_attrs(export_saved_model(model, tmp_path), tmp_path)
+    assert_parity(result)
+    assert found == [("dot", False, True, 2), ("dot", True, True, 3)], found
+
+
+def test_additive_attention(tmp_path):
+    """AdditiveAttention (Bahdanau) with and without use_scale, and causal: sum(scale * tanh(q + k)) over the
+    channels, one attention node with additive scores each (was refused at its Sum)."""
+    q = keras.Input((STEPS, 8), name="q")
+    v = keras.Input((STEPS, 6), name="v")
+    k = keras.Input((STEPS, 8), name="k")
+    outs = [layers.AdditiveAttention(name="scaled")([q, v, k]),
+            layers.AdditiveAttention(use_scale=False, name="plain")([q, k]),
+            layers.AdditiveAttention(name="causal")([k, q], use_causal_mask=True)]
+    model = randomize_attention(keras.Model([q, v, k], outs))
+    found, result = _attention_attrs(export_saved_model(model, tmp_path), tmp_path)
+    assert_parity(result)
+    assert found == [("additive", False, False, 2), ("additive", True, False, 3), ("additive", True, True, 2)], found
+
+
+def test_concat_attention_is_refused_at_its_sum(tmp_path):
+    from export_tf.exporter import export
+    from shared.errors import UnsupportedError
+    q = keras.Input((8, 4), name="q")
+    v = keras.Input((8, 4), name="v")
+    folder = export_saved_model(keras.Model([q, v], layers.Attention(score_mode="concat")([q, v])), tmp_path)
+    with pytest.raises(UnsupportedError) as info:
+        export(folder, str(tmp_path / "b.npz"))
+    assert "Sum [a sum over an axis converts only inside Keras 3's AdditiveAttention" in str(info.value)
     assert not os.path.exists(str(tmp_path / "b.npz"))
