@@ -156,6 +156,15 @@ class Runner(object):
                               % (shown(layer, 60), input_dim, float(values.min()), float(values.max())))
 
 
+def feed(net, inputs):
+    """Give a pycaffe net the arrays of `inputs` ({input blob: array}), reshaping it to their shapes."""
+    for name, value in inputs.items():
+        net.blobs[name].reshape(*value.shape)
+    net.reshape()
+    for name, value in inputs.items():
+        net.blobs[name].data[...] = value
+
+
 def _child(prototxt_path, weights_path, inputs, wanted, result_path, examine, go):
     caffe = load_pycaffe()
     caffe.set_mode_cpu()
@@ -168,11 +177,7 @@ def _child(prototxt_path, weights_path, inputs, wanted, result_path, examine, go
     runner = Runner(net)
     if inputs:
         with progress.phase("running the reference inputs in Caffe"):
-            for name, value in inputs.items():
-                net.blobs[name].reshape(*value.shape)
-            net.reshape()
-            for name, value in inputs.items():
-                net.blobs[name].data[...] = value
+            feed(net, inputs)
             runner.forward()
         blobs = dict((blob, net.blobs[blob].data) for blob in wanted)
     if examine is not None:

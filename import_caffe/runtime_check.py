@@ -120,11 +120,7 @@ def _child(runtime, prototxt, weights, inputs, outputs, result_path):
     caffe = caffe_stage.load_pycaffe()
     caffe.set_mode_cpu()
     net = caffe.Net(prototxt, weights, caffe.TEST)
-    for name, value in inputs.items():
-        net.blobs[name].reshape(*value.shape)
-    net.reshape()
-    for name, value in inputs.items():
-        net.blobs[name].data[...] = value
+    caffe_stage.feed(net, inputs)
     net.forward()
     first = [o.blob for o in outputs]
     want = first + [b for b in net.blobs if b not in inputs and b not in first]

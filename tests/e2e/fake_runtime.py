@@ -37,12 +37,9 @@ def run(prototxt, caffemodel, inputs, want):
     if MODE == "crash":
         os.abort()
     import caffe
+    from import_caffe.caffe_stage import feed
     net = caffe.Net(prototxt, caffemodel, caffe.TEST)
-    for name, value in inputs.items():
-        net.blobs[name].reshape(*value.shape)
-    net.reshape()
-    for name, value in inputs.items():
-        net.blobs[name].data[...] = value
+    feed(net, inputs)
     net.forward()
     got = dict((blob, net.blobs[blob].data.copy()) for blob in want)
     off = {"inner": [b for b in want if b not in net.outputs][:1], "output": list(net.outputs)}.get(MODE, [])
