@@ -47,6 +47,13 @@ def import_bundle(bundle, out, *args):
     return Result(proc, bundle, out)
 
 
+def run_export(model_path, bundle, *args, timeout=600):
+    """Run `python -m export_tf MODEL -o BUNDLE [args]` as a user would; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "export_tf", str(model_path), "-o", str(bundle)] + list(args),
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
+
+
 def randomize(model, seed=0):
     """Non-trivial weights everywhere: random biases and betas, gammas around 1, and BatchNorm
     statistics far from (0, 1), so a dropped bias or a wrong normalisation shows."""

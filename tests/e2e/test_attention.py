@@ -237,9 +237,4 @@ def test_keras2_h5_attention_layers(tmp_path):
     model = tf_keras.Model(x, out)
     rng = np.random.default_rng(5)
     model.set_weights([rng.normal(0.5, 0.5, w.shape).astype("float32") for w in model.get_weights()])
-    path = str(tmp_path / "model.h5")
-    model.save(path)
-    from conftest import import_bundle
-    from export_tf.exporter import export
-    export(path, str(tmp_path / "bundle.npz"), batch=2, seed=0)
-    assert_parity(import_bundle(str(tmp_path / "bundle.npz"), str(tmp_path / "caffe")))
+    assert_parity(convert(model, tmp_path, save_as=".h5"))

@@ -1,14 +1,12 @@
 """The graph front end end to end: TF1 checkpoints, frozen GraphDefs and SavedModels (tf.Module and
 Keras model.export()) convert through the same bundle and importer as Keras files, at the parity bar."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, assert_parity, import_bundle, randomize
+from conftest import assert_parity, import_bundle, randomize, run_export
 from export_tf.exporter import export
 from export_tf.graphdef.detect import detect_format
 from shared.errors import UnsupportedError, UsageError
@@ -76,10 +74,7 @@ def test_vgg19_tf1_checkpoint_with_training_ops(vgg19, tmp_path):
         export(folder, str(tmp_path / "refused.npz"))
     assert not os.listdir(str(tmp_path))
     bundle = str(tmp_path / "vgg19.npz")
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, "-m", "export_tf", folder, "-o", bundle, "-q",
-                           "--inputs", "images:112x112x3", "--outputs", "prob"], cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+    proc = run_export(folder, bundle, "-q", "--inputs", "images:112x112x3", "--outputs", "prob")
     assert proc.returncode == 0, proc.stderr
     result = import_bundle(bundle, str(tmp_path / "caffe"))
     assert_parity(result)

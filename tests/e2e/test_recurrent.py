@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from conftest import assert_parity, caffe_layer_types, convert, randomize
+from conftest import assert_parity, caffe_layer_types, convert, randomize, run_export
 
 STEPS = 64
 
@@ -144,12 +144,7 @@ def test_keras2_h5_gru_tagger_hard_sigmoid(tmp_path):
     model = tf_keras.Model(inp, out)
     rng = np.random.default_rng(3)
     model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
-    path = str(tmp_path / "model.h5")
-    model.save(path)
-    from conftest import import_bundle
-    from export_tf.exporter import export
-    export(path, str(tmp_path / "bundle.npz"), batch=2, seed=0)
-    assert_parity(import_bundle(str(tmp_path / "bundle.npz"), str(tmp_path / "caffe")))
+    assert_parity(convert(model, tmp_path, save_as=".h5"))
 
 
 def test_conv_bidirectional_lstm_recogniser(tmp_path):
@@ -190,9 +185,6 @@ def test_stateful_layers_are_refused_by_name(tmp_path, flavour):
     """stateful=True needs a fixed batch (3 here, not the export's 2) and the reference run changes the
     state: the export still reaches the handlers, which refuse each stateful layer by name beside every
     other unsupported layer (status 4, nothing written)."""
-    import subprocess
-    import sys
-    from conftest import ROOT
     k = keras if flavour == "keras3" else pytest.importorskip("tf_keras")
     seq = k.Input((6, 3), batch_size=3, name="sequence")
     x = k.layers.LSTM(4, stateful=True, return_sequences=True, name="lstm_s")(seq)
@@ -201,9 +193,7 @@ def test_stateful_layers_are_refused_by_name(tmp_path, flavour):
     out = k.layers.Dense(2, name="head")(k.layers.UnitNormalization(name="unit")(x))
     path = str(tmp_path / ("model.keras" if flavour == "keras3" else "model.h5"))
     k.Model(seq, out).save(path)
-    proc = subprocess.run([sys.executable, "-m", "export_tf", path, "-o", str(tmp_path / "b.npz")], cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=600)
+    proc = run_export(path, tmp_path / "b.npz")
     assert proc.returncode == 4, proc.stderr
     assert "Traceback" not in proc.stderr and "internal check" not in proc.stderr, proc.stderr
     assert "4 unsupported layer(s) of 4 type(s)" in proc.stderr, proc.stderr

@@ -1,14 +1,12 @@
 """Shape changes end to end: Flatten (TF flattens HWC, Caffe CHW: a following Dense is permuted, a
 Flatten output is put back in TF order), Reshape, and ZeroPadding2D (symmetric and asymmetric)."""
 import os
-import subprocess
-import sys
 
 import keras
 import pytest
 from keras import layers
 
-from conftest import ROOT, assert_parity, caffe_layer_types, convert, randomize
+from conftest import assert_parity, caffe_layer_types, convert, randomize, run_export
 
 
 @pytest.mark.parametrize("use_bias", [True, False], ids=["with_bias", "without_bias"])
@@ -261,9 +259,7 @@ def export_cli(model, tmp_path):
     """Save the model and run `python -m export_tf` on it, as a user would."""
     path = str(tmp_path / "model.keras")
     randomize(model).save(path)
-    return subprocess.run([sys.executable, "-m", "export_tf", path, "-o", str(tmp_path / "bundle.npz")],
-                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=900)
+    return run_export(path, tmp_path / "bundle.npz", timeout=900)
 
 
 def test_reshape_to_rank_4_is_refused_naming_the_layer(tmp_path):

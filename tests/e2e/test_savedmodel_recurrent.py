@@ -5,8 +5,6 @@ sequences, random non-trivial weights, imported in Caffe at the parity bar; the 
 Keras reader's; return_state and initial states; a while loop that is no recurrent layer, and one laid
 out like one that computes something else, refused by name (status 4)."""
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -14,7 +12,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from conftest import ROOT, assert_parity, import_bundle
+from conftest import assert_parity, import_bundle, run_export
 from test_recurrent import STEPS, char_level_classifier, conv_bilstm_recogniser, gru_tagger, randomize_recurrent
 from test_recurrent_states import two_layers
 
@@ -235,9 +233,7 @@ def test_other_while_loops_are_refused_by_name(tmp_path, signature, reason):
     folder = str(tmp_path / "loops")
     signatures = {"power": module.power, "halved": module.halved, "masked": module.masked}
     tf.saved_model.save(module, folder, signatures=signatures)
-    proc = subprocess.run([sys.executable, "-m", "export_tf", folder, "-o", str(tmp_path / "b.npz"),
-                           "--signature", signature], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
+    proc = run_export(folder, tmp_path / "b.npz", "--signature", signature)
     assert proc.returncode == 4, proc.stderr
     assert "While" in proc.stderr and "is not a Keras recurrent layer's loop" in proc.stderr, proc.stderr
     assert reason in proc.stderr, proc.stderr
@@ -253,9 +249,7 @@ def test_stateful_layers_are_refused_by_name(tmp_path, save):
     model = randomize_recurrent(keras.Model(inp, layers.GRU(4, stateful=True, name="gru")(x)))
     folder = str(tmp_path / "stateful")
     model.export(folder, verbose=False) if save == "model_export" else tf.saved_model.save(model, folder)
-    proc = subprocess.run([sys.executable, "-m", "export_tf", folder, "-o", str(tmp_path / "b.npz")], cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
+    proc = run_export(folder, tmp_path / "b.npz")
     assert proc.returncode == 4, proc.stderr
     assert "2 unsupported layer(s)" in proc.stderr and "stateful layer" in proc.stderr, proc.stderr
     assert "stateful=True" in proc.stderr and "convert a stateless copy" in proc.stderr, proc.stderr
@@ -270,9 +264,7 @@ def test_keras2_stateful_gru_is_refused_by_name(tmp_path):
     model = tf_keras.Model(inp, kl.GRU(4, stateful=True, name="gru_k2")(inp))
     folder = str(tmp_path / "stateful_k2")
     model.save(folder)
-    proc = subprocess.run([sys.executable, "-m", "export_tf", folder, "-o", str(tmp_path / "b.npz")], cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
+    proc = run_export(folder, tmp_path / "b.npz")
     assert proc.returncode == 4, proc.stderr
     assert "stateful layer" in proc.stderr and "stateful=True" in proc.stderr, proc.stderr
     assert "convert a stateless copy" in proc.stderr and "gru_k2" in proc.stderr, proc.stderr
