@@ -58,6 +58,13 @@ def parse_prototxt(text):
     return net
 
 
+def prototxt_layers(path):
+    """[(name, type, bottoms, tops)] of the layers of the prototxt file at `path`, in order."""
+    with open(path) as f:
+        net = parse_prototxt(f.read())
+    return [(l.name, l.type, list(l.bottom), list(l.top)) for l in net.layer]
+
+
 # ----------------------------------------------------------------------------------------- weights
 # The weights are written straight from the plan's arrays: no copy into net.params, no second copy in
 # a NetParameter built by Net::ToProto. What is written is exactly what Caffe's own writers produce and

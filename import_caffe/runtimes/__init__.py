@@ -1,6 +1,6 @@
 """Runtimes that load the written Caffe files themselves, for `--verify-with NAME[,NAME]`: after the Caffe
 parity check passes, each requested runtime runs the published .prototxt + .caffemodel on the reference
-inputs and the import compares what it produced (verify_runtimes.py; one comparison, one tolerance, one
+inputs and the import compares what it produced (runtime_check.py; one comparison, one tolerance, one
 verdict for every runtime).
 
 RUNTIMES is the one registry: --verify-with name -> module. A runtime module defines
@@ -31,8 +31,3 @@ RUNTIMES = {
     opencv.NAME: opencv,
     mnn.NAME: mnn,
 }
-
-
-def named(name):
-    """The runtime module registered as `name` (KeyError when there is none)."""
-    return RUNTIMES[name]

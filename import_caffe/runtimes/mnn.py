@@ -25,6 +25,7 @@ import tempfile
 
 import numpy as np
 
+from ..netbuild import prototxt_layers
 from ..registry import MNN_VERSION
 
 NAME = "mnn"
@@ -86,16 +87,6 @@ def unavailable():
     return None
 
 
-def _layers(prototxt):
-    """[(name, type, bottoms, tops)] of the prototxt's layers, in order."""
-    from caffe.proto import caffe_pb2
-    from google.protobuf import text_format
-    param = caffe_pb2.NetParameter()
-    with open(prototxt) as f:
-        text_format.Merge(f.read(), param)
-    return [(l.name, l.type, list(l.bottom), list(l.top)) for l in param.layer]
-
-
 def candidates(layers, want):
     """{blob: [MNN tensor names to try]}: the blob's own name, then its last writer's name when the blob is
     that layer's only top (and no blob is named so); through a Dropout (which MNN drops), its bottom's names.
@@ -148,7 +139,7 @@ def convert_and_run(prototxt, caffemodel, inputs, want):
     try:
         with open(os.path.join(work, "request.json"), "w") as f:
             json.dump({"prototxt": os.path.abspath(prototxt), "caffemodel": os.path.abspath(caffemodel),
-                       "want": candidates(_layers(prototxt), want)}, f)
+                       "want": candidates(prototxt_layers(prototxt), want)}, f)
         np.savez(os.path.join(work, "inputs.npz"), **dict((k, np.asarray(v, np.float32)) for k, v in inputs.items()))
         empty = os.path.join(work, "empty-path")
         os.mkdir(empty)

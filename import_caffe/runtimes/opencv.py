@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 
+from ..netbuild import prototxt_layers
 from ..registry import OPENCV_VERSION
 
 NAME = "opencv"
@@ -54,20 +55,10 @@ def unavailable():
     return None
 
 
-def _layers(prototxt):
-    """[(name, type, tops)] of the prototxt's layers, in order (the generated text format)."""
-    from caffe.proto import caffe_pb2
-    from google.protobuf import text_format
-    param = caffe_pb2.NetParameter()
-    with open(prototxt) as f:
-        text_format.Merge(f.read(), param)
-    return [(l.name, l.type, list(l.top)) for l in param.layer]
-
-
 def cv_names(layers, want):
     """{blob: the OpenCV layer outputting it} for the blobs of `want` that are the first top of their last writer."""
     producer = {}
-    for name, kind, tops in layers:
+    for name, kind, _, tops in layers:
         for index, top in enumerate(tops):
             producer[top] = (top if kind in _RENAMED_TO_TOP else name, index)
     return dict((blob, producer[blob][0]) for blob in want if blob in producer and producer[blob][1] == 0)
@@ -89,7 +80,7 @@ def run(prototxt, caffemodel, inputs, want):
     except cv2.error as exc:
         raise RuntimeFailure("cv2.dnn.readNetFromCaffe could not load the net: %s" % _one_line(exc))
     known = set(net.getLayerNames())
-    wanted = [(blob, name) for blob, name in cv_names(_layers(prototxt), want).items() if name in known]
+    wanted = [(blob, name) for blob, name in cv_names(prototxt_layers(prototxt), want).items() if name in known]
     for blob, value in inputs.items():
         net.setInput(np.ascontiguousarray(value, dtype=np.float32), blob)
     try:
