@@ -17,6 +17,7 @@ an unset placeholder or a random op cannot be resolved: the op is left in place 
 from shared.errors import ModelLoadError
 
 from .names import is_scalar_placeholder, op_name
+from .variables import ancestors_in
 
 REASON_ATTR = "_tf2caffe_refused"
 _RANDOM = ("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt", "Multinomial",
@@ -80,9 +81,7 @@ def _evaluate(graph_def, pending, fed, where):
         return {}
     import numpy as np
     import tensorflow as tf
-    needed = set()
-    for t in fetch.values():
-        needed |= _data_ancestors(by_name, t)
+    needed = ancestors_in(by_name, list(fetch.values()), control=False)
     sub = tf.compat.v1.GraphDef()
     sub.versions.CopyFrom(graph_def.versions)
     sub.library.CopyFrom(graph_def.library)
@@ -120,20 +119,9 @@ def _tensor(name):
     return name if ":" in name else name + ":0"
 
 
-def _data_ancestors(by_name, tensor):
-    seen, stack = set(), [op_name(tensor)]
-    while stack:
-        name = stack.pop()
-        if name in seen or name not in by_name:
-            continue
-        seen.add(name)
-        stack += [op_name(i) for i in by_name[name].input if not i.startswith("^")]
-    return seen
-
-
 def _why_not_constant(by_name, tensor, fed_ops):
     """None if the tensor depends on constants only, else why not (for the refusal message)."""
-    for name in sorted(_data_ancestors(by_name, tensor)):
+    for name in sorted(ancestors_in(by_name, [tensor], control=False)):
         node = by_name[name]
         if name in fed_ops:
             return "depends on the model input %s: the branch taken depends on the data" % name

@@ -45,7 +45,11 @@ def _first_line(exc):
 
 def ancestors(graph_def, tensors, control=True):
     """Op names the tensors need (their data inputs, and control inputs too when `control`)."""
-    by_name = dict((n.name, n) for n in graph_def.node)
+    return ancestors_in(dict((n.name, n) for n in graph_def.node), tensors, control)
+
+
+def ancestors_in(by_name, tensors, control=True):
+    """ancestors() in a graph given as {op name: NodeDef}."""
     seen, stack = set(), [op_name(t) for t in tensors]
     while stack:
         name = stack.pop()

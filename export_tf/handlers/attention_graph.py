@@ -12,17 +12,13 @@ import numpy as np
 
 from ..node import make_node
 from .dense import consumer
-from .mha_graph import MASKED_AT_MOST, mask_attrs
+from .mha_graph import MASKED_AT_MOST, mask_attrs, producer
 
 _MATMULS = ("BatchMatMulV2", "BatchMatMul")
 
 
 def _resolved(view, node):
     return [view.graph.resolve(t) for t in node.inputs]
-
-
-def _producer(view, tensor):
-    return view.graph.nodes.get(tensor.rsplit(":", 1)[0]) if tensor.endswith(":0") else None
 
 
 def _plain_matmul(node):
@@ -117,7 +113,7 @@ def graph_dot_attention(view, src, perm):
 
 def _expanded(view, tensor, axis):
     """The sequence an ExpandDims of `axis` (of the rank-4 result, batch included) makes `tensor` from."""
-    node = _producer(view, tensor)
+    node = producer(view, tensor)
     if node is None or node.op != "ExpandDims":
         return None, None
     src, dim = _resolved(view, node)

@@ -21,7 +21,8 @@ class _Projection(object):
         self.src, self.kernel, self.bias, self.out, self.members = src, kernel, bias, out, members
 
 
-def _producer(view, tensor):
+def producer(view, tensor):
+    """The op writing `tensor` when it is that op's first output, else None."""
     return view.graph.nodes.get(tensor.rsplit(":", 1)[0]) if tensor.endswith(":0") else None
 
 
@@ -99,7 +100,7 @@ def _projection(view, node):
 
 def _projection_into(view, tensor):
     """The projection whose output is `tensor`, walking back over its bias add and reshape."""
-    node = _producer(view, tensor)
+    node = producer(view, tensor)
     for _ in range(3):
         if node is None:
             return None
@@ -107,7 +108,7 @@ def _projection_into(view, tensor):
             found = _projection(view, node)
             return found if found is not None and found.out == tensor else None
         data = [t for t in (view.graph.resolve(i) for i in node.inputs) if view.graph.is_data(t)]
-        node = _producer(view, data[0]) if len(data) == 1 else None
+        node = producer(view, data[0]) if len(data) == 1 else None
     return None
 
 
@@ -161,13 +162,13 @@ def _scores_einsum(view, start):
         return node
     if not is_einsum(node, *CONTEXT) or view.graph.resolve(node.inputs[1]) != start.out:
         return None
-    back = _producer(view, view.graph.resolve(node.inputs[0]))
+    back = producer(view, view.graph.resolve(node.inputs[0]))
     if back is None or back.op != "Softmax":
         return None
-    back = _producer(view, view.graph.resolve(back.inputs[0]))
+    back = producer(view, view.graph.resolve(back.inputs[0]))
     if back is not None and back.op == "Mul":        # the scale
         split = _data_and_constant(view, back)
-        back = None if split is None else _producer(view, split[0])
+        back = None if split is None else producer(view, split[0])
     return back if _is_scores(back) else None
 
 
@@ -213,7 +214,7 @@ def graph_multi_head_attention(view):
     members = [scores.name]
     query_in, key_in = [view.graph.resolve(t) for t in scores.inputs][::-1 if is_einsum(scores, *KEY_FIRST) else 1]
     pre_mul, pre_scale = None, None
-    node = _producer(view, query_in)
+    node = producer(view, query_in)
     if node is not None and node.op == "Mul" and _data_and_constant(view, node) is not None:
         pre_mul, pre_scale = node, _data_and_constant(view, node)[2]
         query_in = _data_and_constant(view, node)[0]

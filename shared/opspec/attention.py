@@ -5,7 +5,7 @@ AdditiveAttention, Bahdanau), multi_head_attention (Keras MultiHeadAttention ove
 An attention node reads its query, then its value, then its key: one input is self-attention (value and
 key are the query), two are query and value (the key is the value), three are query, value and key."""
 from . import Array, declare
-from .fields import Bool, Enum, Int, Ints, Number
+from .fields import Bool, Enum, Int, Ints, Number, element_count
 
 
 def _dot(ctx):
@@ -22,17 +22,10 @@ def _dot(ctx):
     ctx.output(out or [1])
 
 
-def _size(shape):
-    out = 1
-    for d in shape:
-        out *= d
-    return out
-
-
 def _dot_held(attrs, ins):
     """Every product term (K * A * B) in about three blobs (tiles and terms), plus copies of the inputs."""
     k = ins[0][attrs["axes"][0] - 1]
-    return 3 * _size(ins[0]) * _size(ins[1]) // k + 2 * (_size(ins[0]) + _size(ins[1]))
+    return 3 * element_count(ins[0]) * element_count(ins[1]) // k + 2 * (element_count(ins[0]) + element_count(ins[1]))
 
 
 def _shapes(ins):
