@@ -65,8 +65,7 @@ def dot(node, ins, arrays, names, target):
     else:
         ops.finish(out, [free[0] if free else 1], names)
         ref = TensorRef(names.top, [free[0] if free else 1], Layout(VECTOR))
-    return Lowering(ops.layers, [ref], "%s: an exact product per sample, %d Caffe layers" % (
-        node["source_type"], len(ops.layers)))
+    return Lowering(ops.layers, [ref], _note(node, ops, "an exact product per sample"))
 
 
 def _sequences(ins):
