@@ -5,12 +5,10 @@ import itertools
 
 import numpy as np
 
-from ..handlers.activation import FIXED
+from ..handlers.activation import FIXED, KERAS2_HARD_SIGMOID, KERAS3_HARD_SIGMOID
 
 TOLERANCE = 1e-5        # of max(1, the largest output): float32 TF against the float64 candidates
-_KERAS3_HARD_SIGMOID = {"function": "hard_sigmoid", "slope": 1.0 / 6.0, "offset": 0.5}
-_KERAS2_HARD_SIGMOID = {"function": "hard_sigmoid", "slope": 0.2, "offset": 0.5}
-ACTIVATIONS = (FIXED["sigmoid"], FIXED["tanh"], FIXED["relu"], _KERAS3_HARD_SIGMOID, _KERAS2_HARD_SIGMOID, None)
+ACTIVATIONS = (FIXED["sigmoid"], FIXED["tanh"], FIXED["relu"], KERAS3_HARD_SIGMOID, KERAS2_HARD_SIGMOID, None)
 
 
 def _act(attrs, x):

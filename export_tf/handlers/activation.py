@@ -54,6 +54,9 @@ FIXED = {
     "keras_nlp>gelu_approximate": {"function": "gelu", "approximate": True},
 }
 ACTIVATIONS = ("linear", "hard_sigmoid") + tuple(sorted(FIXED))
+# hard_sigmoid, the one name whose meaning depends on the Keras that wrote the model
+KERAS2_HARD_SIGMOID = {"function": "hard_sigmoid", "slope": 0.2, "offset": 0.5}         # clip(0.2 x + 0.5, 0, 1)
+KERAS3_HARD_SIGMOID = {"function": "hard_sigmoid", "slope": 1.0 / 6.0, "offset": 0.5}   # relu6(x + 3) / 6
 
 
 def keras2_config(config):
@@ -84,9 +87,7 @@ def activation_attr(value, config=None):
     if value == "linear":
         return None
     if value == "hard_sigmoid":
-        if keras2_config(config):
-            return {"function": "hard_sigmoid", "slope": 0.2, "offset": 0.5}
-        return {"function": "hard_sigmoid", "slope": 1.0 / 6.0, "offset": 0.5}
+        return dict(KERAS2_HARD_SIGMOID if keras2_config(config) else KERAS3_HARD_SIGMOID)
     return dict(FIXED[value])
 
 
