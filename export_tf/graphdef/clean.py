@@ -47,6 +47,10 @@ class CleanGraph(object):
     def is_data(self, tensor):
         return tensor in self.data
 
+    def writer(self, tensor):
+        """The op writing `tensor`, through identities (None for a tensor no op of the graph writes)."""
+        return self.nodes.get(op_name(self.resolve(tensor)))
+
     def static_inputs(self):
         """Static tensors that DATA nodes read (their values are folded by the reference run)."""
         out = []

@@ -14,7 +14,6 @@ import numpy as np
 from .. import domains
 from ..node import Unsupported, make_node
 from .clean import IDENTITY_OPS
-from .names import op_name
 
 GATHER_OPS = ("GatherV2", "ResourceGather")
 
@@ -33,20 +32,16 @@ class Lookup(object):
         return lookup_node(self, graph, values)
 
 
-def _node(graph, tensor):
-    return graph.nodes.get(op_name(graph.resolve(tensor)))
-
-
 def _ids_source(graph, tensor):
     """(the model input the ids are, [ops of Keras 3's negative-id wrap]) or (None, [])."""
     inputs = set(graph.resolve(s.tensor) for s in graph.inputs)
     tensor = graph.resolve(tensor)
     if tensor in inputs:
         return tensor, []
-    select = _node(graph, tensor)
+    select = graph.writer(tensor)
     if select is None or select.op not in ("SelectV2", "Select") or len(select.inputs) != 3:
         return None, []
-    less, add, x = (_node(graph, t) for t in select.inputs)
+    less, add, x = (graph.writer(t) for t in select.inputs)
     x = graph.resolve(select.inputs[2])
     if x not in inputs or less is None or add is None or less.op != "Less" or add.op not in ("AddV2", "Add") \
             or graph.resolve(less.inputs[0]) != x or graph.resolve(add.inputs[0]) != x:
@@ -72,9 +67,9 @@ def find_lookups(graph):
 
 def _rows(graph, node):
     """The table's row count from its Const's declared shape (before the run), else None."""
-    const = _node(graph, _params(graph, node))
+    const = graph.writer(_params(graph, node))
     while const is not None and const.op in IDENTITY_OPS and const.inputs:     # static: not aliased
-        const = _node(graph, const.inputs[0])
+        const = graph.writer(const.inputs[0])
     if const is None or const.op != "Const":
         return None
     dims = const.attr["value"].tensor.tensor_shape.dim

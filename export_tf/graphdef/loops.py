@@ -81,7 +81,7 @@ class _Fed(object):
 
 def _producer(graph, tensor):
     """The op writing `tensor` (a model input, whose op the cleaned graph does not hold: _Fed)."""
-    return graph.nodes.get(op_name(graph.resolve(tensor))) or _Fed()
+    return graph.writer(tensor) or _Fed()
 
 
 def _only_reader(graph, tensor, name):

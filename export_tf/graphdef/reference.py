@@ -30,10 +30,10 @@ _OFFSET_OPS = ("Add", "AddV2", "BiasAdd", "Sub")
 def _constant(graph, tensor):
     """The number a Const op holds (through identities and Casts: Keras' Rescaling casts its offset),
     else None."""
-    node = graph.nodes.get(op_name(graph.resolve(tensor)))
+    node = graph.writer(tensor)
     while node is not None and node.op == "Cast" and len(node.inputs) == 1 and not graph.is_data(tensor):
         tensor = node.inputs[0]
-        node = graph.nodes.get(op_name(graph.resolve(tensor)))
+        node = graph.writer(tensor)
     if node is None or node.op != "Const" or graph.is_data(tensor):
         return None
     import tensorflow as tf

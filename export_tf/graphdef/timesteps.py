@@ -153,7 +153,7 @@ def _step_slice(graph, values, end, step):
             continue
         seen.add(name)
         node = graph.nodes[name]
-        source = graph.nodes.get(op_name(graph.resolve(node.inputs[0]))) if node.inputs else None
+        source = graph.writer(node.inputs[0]) if node.inputs else None
         if node.op == "StridedSlice" and source is not None and source.op == "Transpose":
             begin = _static(graph, values, node.inputs[1])
             if begin is None or int(begin.reshape(-1)[0]) != step or not int(node.attr["shrink_axis_mask"].i) & 1:
