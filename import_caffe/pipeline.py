@@ -237,8 +237,9 @@ def other_runtimes(runtimes, net, manifest, net_plan, references, report, inputs
             outputs.append(runtime_check.Output(blob, entry["name"], references.values[entry["tensor"]],
                                                 net_plan.refs[entry["tensor"]],
                                                 tolerances.runtime_output_tolerance(drift.get(entry["tensor"]))))
+    tensors = [r["blob"] for r in report["layers"] if r.get("blob")]
     return runtime_check.check(runtimes, report["target"], os.path.join(staging, net.files["prototxt"]),
-                               os.path.join(staging, net.files["weights"]), inputs, outputs, staging, log)
+                               os.path.join(staging, net.files["weights"]), inputs, outputs, tensors, staging, log)
 
 
 def run(net, bundle_path, out_dir, log=None, labels=None, plugins=(), target="auto", keep_on_failure=False,

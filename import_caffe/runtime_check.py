@@ -3,7 +3,7 @@ runtimes only run, see runtimes/__init__.py for their contract).
 
 After the Caffe parity check passes, each requested runtime runs the staged .prototxt + .caffemodel on the
 reference inputs in a forked child (a runtime that crashes ends only the child), which also runs Caffe on
-those files: every blob the runtime outputs is compared with Caffe's blob of that name (tolerances.RUNTIME),
+those files: every blob of a model tensor the runtime outputs is compared with Caffe's (tolerances.RUNTIME),
 and the net's outputs with TF's reference values (tolerances.runtime_output_tolerance), relative to the
 reference's largest magnitude as everywhere in the report (verify.compare). Each runtime gets a section
 (`runtimes` in report.json); one that disagrees or cannot run the net fails the import with status 3
@@ -116,14 +116,14 @@ def _view_in_tf(value, ref):
         return value
 
 
-def _child(runtime, prototxt, weights, inputs, outputs, result_path):
+def _child(runtime, prototxt, weights, inputs, outputs, tensors, result_path):
     caffe = caffe_stage.load_pycaffe()
     caffe.set_mode_cpu()
     net = caffe.Net(prototxt, weights, caffe.TEST)
     caffe_stage.feed(net, inputs)
     net.forward()
     first = [o.blob for o in outputs]
-    want = first + [b for b in net.blobs if b not in inputs and b not in first]
+    want = first + [b for b in net.blobs if b in tensors and b not in inputs and b not in first]
     started = time.time()
     try:
         got = runtime.run(prototxt, weights, dict((k, v.copy()) for k, v in inputs.items()), list(want))
@@ -145,15 +145,18 @@ def _section(runtime, net_target):
     return section
 
 
-def check(runtimes, net_target, prototxt, weights, inputs, outputs, workdir, log):
-    """One section per runtime: the written files run in it and judged (see the module docstring)."""
+def check(runtimes, net_target, prototxt, weights, inputs, outputs, tensors, workdir, log):
+    """One section per runtime: the written files run in it and judged (see the module docstring). tensors:
+    the blobs holding the model's tensors (the ones Caffe's check compared), the only blobs compared: a
+    lowering's inner blobs may hold values its next layer discards (a pooling's extra row, cropped away), which
+    a runtime need not compute as Caffe does."""
     sections = []
     for runtime in runtimes:
         section = _section(runtime, net_target)
         log("running the net in %s (--verify-with %s)" % (section["runtime"], runtime.NAME))
         result_path = os.path.join(workdir, "runtime-%s.json" % runtime.NAME)
         log_path = os.path.join(workdir, "runtime-%s-log.txt" % runtime.NAME)
-        result = forked.run_forked(lambda: _child(runtime, prototxt, weights, inputs, outputs, result_path),
+        result = forked.run_forked(lambda: _child(runtime, prototxt, weights, inputs, outputs, set(tensors), result_path),
                                    stderr_path=log_path)
         if result.ok:
             with open(result_path) as f:

@@ -135,3 +135,20 @@ def test_layer_a_target_cannot_express_is_refused_by_name(runtime, tmp_path):
     assert result.returncode == 4, result.describe()
     assert "Embed" in result.stderr and "not in target %s" % runtime in result.stderr, result.stderr
     assert not os.listdir(os.path.join(str(tmp_path), "caffe"))
+
+
+def test_only_the_models_tensors_are_compared(tmp_path):
+    """A SAME max pooling of window 1 and stride 2 is Caffe's Pooling (one row and column more: a window
+    wholly outside the input, -FLT_MAX in Caffe) then a crop: OpenCV and MNN fill that discarded row otherwise,
+    and the model's tensors still agree. The runtimes are judged on the blobs of the model's tensors, the ones
+    Caffe's check compares, not on a lowering's inner blobs (TF-Slim's ResNet v1 shortcuts are such poolings)."""
+    inp = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.Conv2D(4, 1, name="conv")(inp)
+    x = keras.layers.MaxPooling2D(1, strides=2, padding="same", name="subsample")(x)
+    model = randomize(keras.Model(inp, keras.layers.Flatten(name="flat")(x)))
+    result = import_bundle(_export(model, str(tmp_path)), str(tmp_path / "caffe"), "--verify-with", "opencv,mnn")
+    report = assert_parity(result)
+    tensors = set(r["blob"] for r in report["layers"])
+    for got in report["runtimes"]:
+        assert got["status"] == "ok" and 0 < got["blobs_compared"] <= len(tensors), got
+        assert got["worst"]["blob"] in tensors, got
